@@ -1,0 +1,32 @@
+import express from 'express';
+import type { Deps } from './deps.js';
+import { AppError } from './errors.js';
+import { apiRouter } from './http/api/index.js';
+import { dashboardRouter } from './http/dashboard.js';
+import { errorHandler } from './http/errorHandler.js';
+import { healthRouter } from './http/health.js';
+import { herokuEventsRouter } from './http/herokuEvents.js';
+import { herokuRouter } from './http/heroku.js';
+import { requestContext } from './http/requestContext.js';
+import { ssoRouter } from './http/sso.js';
+
+/** Builds the web application. Never listens: entry points and tests do. */
+export function createApp(deps: Deps): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', 1); // Heroku's router terminates TLS and sets X-Forwarded-*.
+  app.use(requestContext(deps.logger));
+
+  app.use(healthRouter(deps));
+  app.use(ssoRouter(deps)); // before the partner API: GET /heroku/resources/:id is legacy SSO, not Basic auth
+  app.use(herokuEventsRouter(deps));
+  app.use(herokuRouter(deps));
+  app.use('/v1', apiRouter(deps));
+  app.use(dashboardRouter(deps));
+
+  app.use((req, _res, next) => {
+    next(new AppError(404, 'not_found', `No route for ${req.method} ${req.path}`));
+  });
+  app.use(errorHandler());
+  return app;
+}

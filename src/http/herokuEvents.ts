@@ -1,0 +1,7 @@
+import { Router } from 'express';
+import type { Deps } from '../deps.js';
+
+// PLACEHOLDER: replaced by its owner.
+export function herokuEventsRouter(_deps: Deps): Router {
+  return Router();
+}

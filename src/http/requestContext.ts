@@ -1,0 +1,38 @@
+import { randomUUID } from 'node:crypto';
+import type { NextFunction, Request, Response } from 'express';
+import type { Logger } from '../logger.js';
+
+declare module 'express-serve-static-core' {
+  interface Locals {
+    requestId: string;
+    log: Logger;
+    /** Set by routers that serve browser pages: errors render as an HTML page. */
+    html?: boolean;
+  }
+}
+
+const VALID_REQUEST_ID = /^[\w\-.:]{1,200}$/;
+
+/**
+ * Takes Heroku's `X-Request-ID` (or makes one), echoes it, and gives the request a child logger.
+ * The access line logs the path without the query string: SSO tokens travel there.
+ */
+export function requestContext(logger: Logger) {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const incoming = req.get('x-request-id');
+    const requestId = incoming && VALID_REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    res.locals.requestId = requestId;
+    res.locals.log = logger.child({ requestId });
+    res.setHeader('X-Request-ID', requestId);
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      res.locals.log.http('request', {
+        method: req.method,
+        path: req.path,
+        status: res.statusCode,
+        durationMs: Number(process.hrtime.bigint() - started) / 1e6,
+      });
+    });
+    next();
+  };
+}

@@ -1,0 +1,22 @@
+import pg from 'pg';
+
+/** The server tests run on: this machine's Postgres unless TEST_DATABASE_URL says otherwise. */
+export const ADMIN_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export const TEMPLATE_DB = 'herald_test_template';
+export const TEST_DB_PREFIX = 'herald_t_';
+
+export function urlFor(database: string): string {
+  const url = new URL(ADMIN_URL);
+  url.pathname = `/${database}`;
+  return url.toString();
+}
+
+export async function withAdmin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: ADMIN_URL });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
