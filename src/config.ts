@@ -14,6 +14,8 @@ export interface Config {
   readonly databaseSsl: false | { rejectUnauthorized: false };
   readonly databasePoolMax: number;
   readonly dataDir: string;
+  /** Port of the embedded Postgres (`npm start` without DATABASE_URL). Undefined: 5433, or a free one. */
+  readonly embeddedPgPort: number | undefined;
   readonly logLevel: LogLevel;
   /** Base URL of this service, used for the HERALD_URL config var and links. No trailing slash. */
   readonly publicUrl: string;
@@ -163,6 +165,7 @@ export function loadConfig(env: Env): Config {
     databaseSsl,
     databasePoolMax: int('DATABASE_POOL_MAX', 10, 1, 200),
     dataDir: env.HERALD_DATA_DIR || '.data',
+    embeddedPgPort: env.EMBEDDED_PG_PORT ? int('EMBEDDED_PG_PORT', 5433, 1, 65535) : undefined,
     logLevel,
     publicUrl,
     sessionSecret,
