@@ -68,3 +68,90 @@ export async function getResourceByApiKeyHash(db: Knex, apiKeyHash: string): Pro
   const row = await db<ResourceRow>('resources').where({ api_key_hash: apiKeyHash, state: 'provisioned' }).first();
   return row ? toResource(row) : undefined;
 }
+
+export interface NewResource {
+  id: string;
+  plan: string;
+  region: string;
+  name: string | null;
+  herokuId: string | null;
+  callbackUrl: string | null;
+  options: Record<string, unknown>;
+  apiKeyHash: string;
+  keyGeneration: number;
+}
+
+/**
+ * Inserts the resource unless its id is already taken, in one statement: Heroku retries provision
+ * calls (and kensa fires them in parallel), and the primary key, not a check-then-insert, is what
+ * keeps it to one row. Returns undefined when the row already existed.
+ */
+export async function insertResourceIfAbsent(db: Knex, r: NewResource): Promise<Resource | undefined> {
+  const rows = await db<ResourceRow>('resources')
+    .insert({
+      id: r.id,
+      plan: r.plan,
+      region: r.region,
+      name: r.name,
+      heroku_id: r.herokuId,
+      callback_url: r.callbackUrl,
+      options: r.options,
+      api_key_hash: r.apiKeyHash,
+      key_generation: r.keyGeneration,
+    })
+    .onConflict('id')
+    .ignore()
+    .returning('*');
+  return rows[0] ? toResource(rows[0] as ResourceRow) : undefined;
+}
+
+/** Locks the row until the transaction ends: a plan change must not race endpoint creation. */
+export async function getResourceForUpdate(db: Knex, id: string): Promise<Resource | undefined> {
+  const row = await db<ResourceRow>('resources').where({ id }).forUpdate().first();
+  return row ? toResource(row) : undefined;
+}
+
+export async function updateResourcePlan(db: Knex, id: string, plan: string): Promise<void> {
+  await db('resources').where({ id }).update({ plan, updated_at: db.fn.now() });
+}
+
+/**
+ * One UPDATE, so Heroku's DELETE returns at once whatever the resource holds; the worker purges the
+ * data later. The row stays as a tombstone. False when there was no live resource with that id.
+ */
+export async function markResourceDeprovisioned(db: Knex, id: string): Promise<boolean> {
+  const count = await db('resources')
+    .where({ id, state: 'provisioned' })
+    .update({ state: 'deprovisioned', deprovisioned_at: db.fn.now(), updated_at: db.fn.now() });
+  return count > 0;
+}
+
+/** Records who last signed in through Heroku, on a live resource only; undefined otherwise. */
+export async function recordSsoLogin(
+  db: Knex,
+  id: string,
+  who: { appName: string | null; ownerEmail: string | null },
+): Promise<Resource | undefined> {
+  const changes: Record<string, unknown> = { updated_at: db.fn.now() };
+  if (who.appName) changes.app_name = who.appName;
+  if (who.ownerEmail) changes.owner_email = who.ownerEmail;
+  const rows = await db<ResourceRow>('resources').where({ id, state: 'provisioned' }).update(changes).returning('*');
+  return rows[0] ? toResource(rows[0] as ResourceRow) : undefined;
+}
+
+export interface ResourceUsage {
+  endpoints: number;
+  /** Messages accepted in `period` (the usage_counters row; 0 when none yet). */
+  messages: number;
+}
+
+/** What counts against the plan: endpoints now, and messages in the month starting at `period` (YYYY-MM-01). */
+export async function getResourceUsage(db: Knex, id: string, period: string): Promise<ResourceUsage> {
+  const { rows } = await db.raw<{ rows: Array<{ endpoints: number; messages: number }> }>(
+    `select (select count(*) from endpoints where resource_id = :id) as endpoints,
+            coalesce((select messages from usage_counters where resource_id = :id and period = :period), 0)::bigint as messages`,
+    { id, period },
+  );
+  const row = rows[0];
+  return { endpoints: Number(row?.endpoints ?? 0), messages: Number(row?.messages ?? 0) };
+}

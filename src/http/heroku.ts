@@ -1,7 +1,68 @@
-import { Router } from 'express';
+import express, { Router, type Request } from 'express';
 import type { Deps } from '../deps.js';
+import { gone, unprocessable } from '../errors.js';
+import { changePlan, deprovisionResource, isUuid, provisionResource, type ProvisionRequest } from '../services/resources.js';
+import { partnerAuth } from './partnerAuth.js';
 
-// PLACEHOLDER: replaced by its owner.
-export function herokuRouter(_deps: Deps): Router {
-  return Router();
+/**
+ * The Heroku Add-on Partner API (v3, and the legacy body shapes kensa still sends):
+ *   POST   /heroku/resources       provision
+ *   PUT    /heroku/resources/:id   plan change
+ *   DELETE /heroku/resources/:id   deprovision
+ * Basic auth runs first on every path here, before any lookup or body parsing. Unknown fields are
+ * accepted (Heroku adds fields without notice); the Accept header is never checked, since kensa
+ * sends application/json and Heroku its vendor type.
+ */
+export function herokuRouter(deps: Deps): Router {
+  const router = Router();
+  router.use(
+    '/heroku/resources',
+    partnerAuth(deps.config),
+    express.json({ limit: '100kb', type: ['application/json', 'application/*+json'] }),
+  );
+
+  router.post('/heroku/resources', async (req, res) => {
+    const result = await provisionResource(deps, provisionRequestFrom(req));
+    res.status(200).json(result);
+  });
+
+  router.put('/heroku/resources/:id', async (req, res) => {
+    // kensa sends a random `uuid` and a `heroku_id` alongside the plan: both are ignored.
+    const plan = bodyOf(req).plan;
+    if (typeof plan !== 'string' || plan === '') throw unprocessable('invalid_plan', 'plan: a plan name is required.');
+    res.status(200).json(await changePlan(deps, req.params.id, plan));
+  });
+
+  router.delete('/heroku/resources/:id', async (req, res) => {
+    // 410 for a repeat and for an unknown id alike: never a 5xx, which Heroku would retry.
+    if (!(await deprovisionResource(deps, req.params.id))) throw gone(`No live Herald resource ${req.params.id}.`);
+    res.status(204).end();
+  });
+
+  return router;
+}
+
+function bodyOf(req: Request): Record<string, unknown> {
+  const body: unknown = req.body;
+  return typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
+}
+
+const optionalString = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);
+
+/** Validates what provisioning needs and keeps the rest as informational; extra keys are fine. */
+function provisionRequestFrom(req: Request): ProvisionRequest {
+  const body = bodyOf(req);
+  if (!isUuid(body.uuid)) throw unprocessable('invalid_uuid', 'uuid: Heroku\'s add-on uuid is required and must be a UUID.');
+  if (typeof body.plan !== 'string' || body.plan === '') throw unprocessable('invalid_plan', 'plan: a plan name is required.');
+  if (typeof body.region !== 'string' || body.region === '') throw unprocessable('invalid_region', 'region: a region is required.');
+  const options = typeof body.options === 'object' && body.options !== null && !Array.isArray(body.options) ? body.options : {};
+  return {
+    uuid: body.uuid,
+    plan: body.plan,
+    region: body.region,
+    name: optionalString(body.name),
+    herokuId: optionalString(body.heroku_id),
+    callbackUrl: optionalString(body.callback_url),
+    options: options as Record<string, unknown>,
+  };
 }
