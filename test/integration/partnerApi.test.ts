@@ -31,6 +31,11 @@ const changePlan = (id: string, body: Record<string, unknown>, auth = AUTH) =>
   request(app).put(`/heroku/resources/${id}`).set('Authorization', auth).send(body);
 const deprovision = (id: string, auth = AUTH) => request(app).delete(`/heroku/resources/${id}`).set('Authorization', auth);
 
+async function countRows(table: string, where: Record<string, unknown>): Promise<number> {
+  const row = await tdb.db(table).where(where).count<{ count: number }>('* as count').first();
+  return Number(row?.count);
+}
+
 async function addEndpoints(resourceId: string, count: number): Promise<void> {
   const rows = Array.from({ length: count }, (_, i) => ({
     id: randomUUID(),
@@ -128,8 +133,7 @@ describe('provision: POST /heroku/resources', () => {
     const second = await provision(body);
     expect(second.status).toBe(200);
     expect(second.body).toEqual(first.body);
-    const [{ count }] = await tdb.db('resources').where({ id: body.uuid }).count('* as count');
-    expect(Number(count)).toBe(1);
+    expect(await countRows('resources', { id: body.uuid })).toBe(1);
   });
 
   it('10: 20 parallel POSTs with one uuid → exactly one row, all 200 with the same body', async () => {
@@ -139,8 +143,7 @@ describe('provision: POST /heroku/resources', () => {
       expect(r.status).toBe(200);
       expect(r.body).toEqual(results[0]!.body);
     }
-    const [{ count }] = await tdb.db('resources').where({ id: body.uuid }).count('* as count');
-    expect(Number(count)).toBe(1);
+    expect(await countRows('resources', { id: body.uuid })).toBe(1);
   });
 
   it('11: every plan is synchronous and answers 200 with config (no plan provisions with 202)', async () => {
@@ -327,8 +330,7 @@ describe('deprovision: DELETE /heroku/resources/:id', () => {
     const { body } = await provision(kensaProvisionBody());
     await addEndpoints(body.id, 3);
     expect((await deprovision(body.id)).status).toBe(204);
-    const [{ count }] = await tdb.db('endpoints').where({ resource_id: body.id }).count('* as count');
-    expect(Number(count)).toBe(3);
+    expect(await countRows('endpoints', { resource_id: body.id })).toBe(3);
   });
 
   it('20: provision again with a deprovisioned uuid → 422 and the tombstone stays', async () => {
