@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
 import { createApp } from './app.js';
 import { systemClock } from './clock.js';
 import { loadConfig } from './config.js';
@@ -18,18 +18,31 @@ export function listen(deps: Deps, port = deps.config.port): Promise<Server> {
   });
 }
 
-/** Stop accepting, let in-flight requests finish, then close idle keep-alive sockets. */
+/**
+ * Stop accepting, let in-flight requests finish, then close. A connection that finishes its request
+ * while we drain is told `Connection: close` and closed once idle; without that, keep-alive sockets
+ * (Heroku's router holds them up to 55 s) would hold the shutdown until `timeoutMs`.
+ */
 export function closeServer(server: Server, timeoutMs: number): Promise<void> {
   return new Promise((resolve) => {
+    const markClose = (_req: unknown, res: ServerResponse) => {
+      if (!res.headersSent) res.setHeader('Connection', 'close');
+    };
+    server.prependListener('request', markClose);
+    const sweep = setInterval(() => server.closeIdleConnections(), 100);
+    sweep.unref();
+    const done = () => {
+      clearInterval(sweep);
+      clearTimeout(timer);
+      server.removeListener('request', markClose);
+      resolve();
+    };
     const timer = setTimeout(() => {
       server.closeAllConnections();
-      resolve();
+      done();
     }, timeoutMs);
     timer.unref();
-    server.close(() => {
-      clearTimeout(timer);
-      resolve();
-    });
+    server.close(() => done());
     server.closeIdleConnections();
   });
 }
@@ -38,7 +51,7 @@ async function main(): Promise<void> {
   const config = loadConfig(process.env);
   const logger = createLogger({ level: config.logLevel, service: 'web' });
   if (!config.databaseUrl) throw new Error('DATABASE_URL is not set: use `npm start` for the embedded development database');
-  const db = createDb({ connectionString: config.databaseUrl, ssl: config.databaseSsl, poolMax: config.databasePoolMax, applicationName: 'herald-web' });
+  const db = createDb({ connectionString: config.databaseUrl, ssl: config.databaseSsl, poolMax: config.databasePoolMax, applicationName: 'herald-web', logger });
   const deps: Deps = { config, db, logger, clock: systemClock };
   const server = await listen(deps);
   logger.info('listening', { port: config.port });
