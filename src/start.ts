@@ -10,6 +10,7 @@ import { startWorker, type WorkerHandle } from './delivery/worker.js';
 import type { Deps } from './deps.js';
 import { createLogger, type Logger } from './logger.js';
 import { migrate } from './migrate.js';
+import { devSsoUrl } from './ssoTokens.js';
 import { walkthrough } from './walkthrough.js';
 import { closeServer, listen } from './web.js';
 
@@ -39,7 +40,7 @@ export function startEnv(env: Env): Env {
   return production || env.ALLOW_PRIVATE_TARGETS ? env : { ...env, ALLOW_PRIVATE_TARGETS: 'true' };
 }
 
-export async function startHerald(env: Env, opts: { logger?: Logger } = {}): Promise<RunningHerald> {
+export async function startHerald(env: Env, opts: { logger?: Logger; walkthroughReceiverPort?: number } = {}): Promise<RunningHerald> {
   const config = loadConfig(startEnv(env));
   const logger = opts.logger ?? createLogger({ level: config.logLevel, service: 'herald' });
 
@@ -72,7 +73,7 @@ export async function startHerald(env: Env, opts: { logger?: Logger } = {}): Pro
   }
 
   const resourceId = randomUUID();
-  const dashboardUrl = `${config.publicUrl}/dev/sso/${resourceId}`;
+  const dashboardUrl = devSsoUrl(config, resourceId);
   logger.info('herald ready', {
     url: config.publicUrl,
     port: config.port,
@@ -96,6 +97,7 @@ export async function startHerald(env: Env, opts: { logger?: Logger } = {}): Pro
           ? `embedded Postgres on 127.0.0.1:${embedded.port}, data in ${embedded.clusterDir} (kept across restarts)`
           : 'the server in DATABASE_URL',
         allowPrivateTargets: config.allowPrivateTargets,
+        ...(opts.walkthroughReceiverPort ? { receiverPort: opts.walkthroughReceiverPort } : {}),
       });
 
   const running = server;

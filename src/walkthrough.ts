@@ -17,12 +17,13 @@ export interface WalkthroughInput {
   /** One line on where the data lives. */
   database: string;
   allowPrivateTargets: boolean;
+  /** Where the tour's receiver listens (8080). */
+  receiverPort?: number;
 }
 
-export const RECEIVER_PORT = 8080;
-
 /** A receiver that prints each delivery; node -e keeps the tour free of extra installs. */
-const RECEIVER = `node -e "require('http').createServer((q,s)=>{let b='';q.on('data',c=>b+=c);q.on('end',()=>{console.log(q.method,q.url,b);s.end()})}).listen(${RECEIVER_PORT})"`;
+const receiver = (port: number) =>
+  `node -e "require('http').createServer((q,s)=>{let b='';q.on('data',c=>b+=c);q.on('end',()=>{console.log(q.method,q.url,b);s.end()})}).listen(${port})"`;
 
 /** Single-quoted for a POSIX shell. */
 const sq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
@@ -35,8 +36,9 @@ export function walkthrough(i: WalkthroughInput): string {
     name: 'my-app-herald',
   });
   const apiUrl = `${i.publicUrl}/v1`;
-  const endpoint = JSON.stringify({ url: `http://127.0.0.1:${RECEIVER_PORT}/webhooks`, description: 'walkthrough receiver' });
-  const message = JSON.stringify({ eventType: 'order.created', payload: { orderId: 'ord_1001', total: 4200 } });
+  const receiverPort = i.receiverPort ?? 8080;
+  const endpoint = JSON.stringify({ url: `http://127.0.0.1:${receiverPort}/webhooks`, description: 'walkthrough receiver' });
+  const message = JSON.stringify({ event_type: 'order.created', data: { order_id: 'ord_1001', total: 4200 } });
   const privateNote = i.allowPrivateTargets
     ? ''
     : `\n   (This Herald refuses private targets such as 127.0.0.1: restart it with ALLOW_PRIVATE_TARGETS=true,\n    or point the endpoint at a public URL.)\n`;
@@ -63,7 +65,7 @@ export HERALD_API_KEY=${i.apiKey}
 
 2. Start a receiver that prints what it gets (a third terminal):
 
-${RECEIVER}
+${receiver(receiverPort)}
 
 3. Create an endpoint and send a message with that key (same terminal as the exports):
 
@@ -75,6 +77,8 @@ curl -sS -H "Authorization: Bearer $HERALD_API_KEY" -H 'Content-Type: applicatio
   -d ${sq(message)} \\
   "$HERALD_URL/messages"
 ${privateNote}
+   The receiver prints the signed delivery a moment later (the worker in this process sends it).
+
 4. Open the resource's dashboard (development-only sign-in, no Heroku needed):
 
 ${i.dashboardUrl}
