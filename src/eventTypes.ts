@@ -46,8 +46,7 @@ export function isValidNameSegment(segment: string): boolean {
 
 /**
  * Every filter entry that selects `name`: the name itself and one wildcard per proper prefix.
- * `a.b.c` → [`a.b.c`, `a.*`, `a.b.*`]. The fan-out query matches endpoints with one array overlap
- * (`event_types && candidates`) instead of pattern matching in SQL.
+ * `a.b.c` → [`a.b.c`, `a.*`, `a.b.*`].
  */
 export function matchingFilters(name: string): string[] {
   const parts = name.split('.');
@@ -56,7 +55,7 @@ export function matchingFilters(name: string): string[] {
   return out;
 }
 
-/** The same rule as the fan-out query, for code that filters in memory. */
+/** The rule the fan-out query applies in SQL (insertMessagesFanOut), for code that filters in memory. */
 export function filtersMatch(filters: readonly string[], name: string): boolean {
   if (filters.length === 0) return true;
   const candidates = new Set(matchingFilters(name));

@@ -39,6 +39,8 @@ export function optionalString(body: Body, field: string, rules: StringRules): s
   const v = body[field];
   if (v === undefined) return undefined;
   if (typeof v !== 'string') throw invalidField(field, 'must be a string');
+  // Postgres text cannot hold NUL; refusing it here keeps it a 400 instead of a 500.
+  if (v.includes('\u0000')) throw invalidField(field, 'must not contain NUL characters');
   if (v.length < (rules.min ?? 0)) throw invalidField(field, rules.min === 1 ? 'must not be empty' : `must be at least ${rules.min} characters`);
   if (v.length > rules.max) throw invalidField(field, `must be at most ${rules.max} characters`);
   return v;
@@ -84,7 +86,10 @@ export function optionalObject(body: Body, field: string, maxJsonBytes: number):
   const v = body[field];
   if (v === undefined) return undefined;
   if (!isPlainObject(v)) throw invalidField(field, 'must be a JSON object');
-  if (Buffer.byteLength(JSON.stringify(v)) > maxJsonBytes) throw invalidField(field, `must be at most ${maxJsonBytes} bytes of JSON`);
+  const text = JSON.stringify(v);
+  // jsonb cannot store \u0000 in a string.
+  if (text.includes('\\u0000')) throw invalidField(field, 'must not contain NUL characters');
+  if (Buffer.byteLength(text) > maxJsonBytes) throw invalidField(field, `must be at most ${maxJsonBytes} bytes of JSON`);
   return v;
 }
 

@@ -10,7 +10,7 @@ export function nextPeriodStart(t: Date): Date {
   return new Date(Date.UTC(t.getUTCFullYear(), t.getUTCMonth() + 1, 1));
 }
 
-/** Messages accepted in a period (the counter itself is incremented by insertMessageFanOut). */
+/** Messages accepted in a period (the counter itself is incremented by insertMessagesFanOut). */
 export async function getMonthlyUsage(db: Knex, resourceId: string, period: string): Promise<number> {
   const { rows } = await db.raw<{ rows: { n: number }[] }>(
     'select coalesce(sum(messages), 0)::bigint as n from usage_counters where resource_id = ? and period = ?::date',

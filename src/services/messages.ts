@@ -9,9 +9,10 @@ import { subscriberExists } from '../db/subscribers.js';
 import { getMonthlyUsage, nextPeriodStart, usagePeriod } from '../db/usage.js';
 import type { Deps } from '../deps.js';
 import { AppError, invalidField, notFound, payloadTooLarge, unprocessable } from '../errors.js';
-import { isReservedEventType, isValidEventTypeName, matchingFilters } from '../eventTypes.js';
+import { isReservedEventType, isValidEventTypeName } from '../eventTypes.js';
 import { getPlan } from '../plans.js';
 import { isUuid } from '../validation.js';
+import { batcherFor } from './messageBatcher.js';
 
 export const EVENT_ID_MAX_LENGTH = 200;
 export const VERSION_MAX_LENGTH = 50;
@@ -46,7 +47,7 @@ function formatBytes(n: number): string {
 
 /**
  * Accepts one message and fans it out: a `deliveries` row per matching endpoint, all committed
- * with the message in one statement (see insertMessageFanOut). The web process sends nothing; the
+ * with the message in one statement (see insertMessagesFanOut), batched with concurrent sends. The web process sends nothing; the
  * worker, woken by NOTIFY, does.
  *
  * Matching: the resource's endpoints (or the targeted subscriber's, or the one targeted endpoint)
@@ -98,7 +99,7 @@ export async function createMessage(deps: Deps, resource: Resource, input: Messa
   for (let tries = 0; tries < 3; tries++) {
     const now = deps.clock.now();
     const id = randomUUID();
-    const result = await db.insertMessageFanOut(deps.db, {
+    const result = await batcherFor(deps.db).submit({
       id,
       resourceId: resource.id,
       eventType: input.eventType,
@@ -108,10 +109,9 @@ export async function createMessage(deps: Deps, resource: Resource, input: Messa
       subscriberId,
       endpointId,
       source,
-      now,
+      createdAt: now,
       period: usagePeriod(now),
       quota,
-      filterCandidates: matchingFilters(input.eventType),
       ignoreFilters: source === 'test',
     });
     if (result.inserted) {
