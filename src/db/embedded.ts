@@ -98,9 +98,16 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
     };
     process.on('exit', stopOnExit);
 
+    const stopServer = () => run(bin.pg_ctl, ['stop', '-D', clusterDir, '-m', 'fast', '-w', '-t', '60'], runAs, base);
     const database = opts.database ?? 'herald';
     const url = `postgres://${SUPERUSER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
-    await ensureDatabase(url, database);
+    try {
+      await ensureDatabase(url, database);
+    } catch (err) {
+      process.removeListener('exit', stopOnExit);
+      await stopServer();
+      throw err;
+    }
     log.info('embedded postgres started', { port, clusterDir, created, ms: Date.now() - started });
 
     let stopped = false;
@@ -113,7 +120,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
         if (stopped) return;
         stopped = true;
         process.removeListener('exit', stopOnExit);
-        const res = await run(bin.pg_ctl, ['stop', '-D', clusterDir, '-m', 'fast', '-w', '-t', '60'], runAs, base);
+        const res = await stopServer();
         if (res.code !== 0) log.warn('embedded postgres stop failed', { output: res.output.trim() });
         else log.info('embedded postgres stopped');
         releaseLock();
@@ -174,8 +181,9 @@ async function initialise(bin: Binaries, base: string, clusterDir: string, runAs
 /**
  * After a crash (kill -9, power loss) postmaster.pid stays behind. Postgres itself ignores it when
  * its pid is dead, but two cases need us: the postmaster outlived the crashed Herald (it runs in its
- * own session), so we stop it; or the pid now belongs to an unrelated process (after a reboot),
- * which Postgres would take for a running server, so we remove the file.
+ * own session), so we stop it; or the pid now belongs to another process (after a reboot), which
+ * Postgres, running as the same user, would take for a live server, so we remove the file. Without
+ * /proc (macOS) we cannot tell the two apart and leave it to Postgres, whose refusal we report.
  */
 async function recoverFromCrash(bin: Binaries, clusterDir: string, runAs: RunAs | undefined, log: Logger): Promise<void> {
   const pidFile = path.join(clusterDir, 'postmaster.pid');
@@ -187,7 +195,8 @@ async function recoverFromCrash(bin: Binaries, clusterDir: string, runAs: RunAs 
   }
   if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return;
   const cmd = await commandLine(pid);
-  if (cmd !== undefined && !cmd.includes('postgres')) {
+  if (cmd === undefined) return;
+  if (!cmd.includes(clusterDir)) {
     log.warn('embedded postgres: removing stale postmaster.pid', { pid });
     await fs.rm(pidFile, { force: true });
     return;
@@ -218,7 +227,9 @@ async function acquireLock(base: string): Promise<() => void> {
     if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isAlive(holder)) {
       const cmd = await commandLine(holder);
       if (cmd === undefined || cmd.includes('node')) {
-        throw new Error(`another Herald (pid ${holder}) is using ${base}; stop it or set HERALD_DATA_DIR`);
+        throw new Error(
+          `another Herald (pid ${holder}) is using ${base}: stop it, or set HERALD_DATA_DIR (delete ${lockFile} if that process is not Herald)`,
+        );
       }
     }
     await fs.rm(lockFile, { force: true });
