@@ -10,7 +10,16 @@ import { createLogger, type Logger } from './logger.js';
  * fail the same way and hide the first error.
  */
 export async function migrate(db: Knex, logger: Logger, opts: { retries?: number; minTimeoutMs?: number } = {}): Promise<string[]> {
-  await pRetry(() => db.raw('select 1'), {
+  const probe = async () => {
+    try {
+      await db.raw('select 1');
+    } catch (err) {
+      // p-retry retries Error instances only; under jest's VM, errors from node's own sockets belong to
+      // another realm and would fail that check, so they are re-wrapped here.
+      throw err instanceof Error ? err : new Error((err as { message?: string }).message ?? String(err), { cause: err });
+    }
+  };
+  await pRetry(probe, {
     retries: opts.retries ?? 5,
     minTimeout: opts.minTimeoutMs ?? 1000,
     factor: 2,
