@@ -1,0 +1,60 @@
+import type { Knex } from 'knex';
+
+/*
+ * Retention deletes go in bounded batches (LIMIT inside a subquery): no single statement holds
+ * locks or bloats WAL for long, so the claim loop and the API keep their latency while millions
+ * of old rows go. Each function deletes at most `limit` rows and says how many it did.
+ */
+
+/** Attempts of live resources on `plan` older than `cutoff`. */
+export async function deleteExpiredAttempts(db: Knex, opts: { plan: string; cutoff: Date; limit: number }): Promise<number> {
+  const { rowCount } = await db.raw<{ rowCount: number }>(
+    `delete from attempts where id in (
+       select a.id from attempts a join resources r on r.id = a.resource_id
+       where r.plan = ? and r.state = 'provisioned' and a.attempted_at < ?
+       limit ?
+     )`,
+    [opts.plan, opts.cutoff, opts.limit],
+  );
+  return rowCount;
+}
+
+/**
+ * Messages of live resources on `plan` older than `cutoff`; their deliveries and attempts go by
+ * cascade. A message still being retried is kept until its last delivery settles: retention never
+ * cuts a delivery short.
+ */
+export async function deleteExpiredMessages(db: Knex, opts: { plan: string; cutoff: Date; limit: number }): Promise<number> {
+  const { rowCount } = await db.raw<{ rowCount: number }>(
+    `delete from messages where id in (
+       select m.id from messages m join resources r on r.id = m.resource_id
+       where r.plan = ? and r.state = 'provisioned' and m.created_at < ?
+         and not exists (select 1 from deliveries d where d.message_id = m.id and d.status in ('pending', 'failed'))
+       limit ?
+     )`,
+    [opts.plan, opts.cutoff, opts.limit],
+  );
+  return rowCount;
+}
+
+/** The tables holding a deprovisioned resource's data, children first so cascades stay small. */
+export const PURGED_TABLES = ['attempts', 'deliveries', 'messages', 'endpoints', 'subscribers', 'event_types', 'usage_counters'] as const;
+export type PurgedTable = (typeof PURGED_TABLES)[number];
+
+/**
+ * Up to `limit` rows of `table` belonging to deprovisioned resources. By ctid, so one statement
+ * shape serves tables with uuid, bigint and composite keys alike. The resource row itself stays
+ * as the tombstone the partner API answers 410 from.
+ */
+export async function purgeDeprovisionedRows(db: Knex, opts: { table: PurgedTable; limit: number }): Promise<number> {
+  if (!(PURGED_TABLES as readonly string[]).includes(opts.table)) throw new Error(`not a purgeable table: ${opts.table}`);
+  const { rowCount } = await db.raw<{ rowCount: number }>(
+    `delete from ${opts.table} where ctid = any(array(
+       select t.ctid from ${opts.table} t join resources r on r.id = t.resource_id
+       where r.state = 'deprovisioned'
+       limit ?
+     ))`,
+    [opts.limit],
+  );
+  return rowCount;
+}
