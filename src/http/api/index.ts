@@ -1,10 +1,9 @@
 import express, { Router, type NextFunction, type Request, type Response } from 'express';
-import { hashApiKey } from '../../apiKeys.js';
-import { safeEqual } from '../../crypto.js';
-import { getResourceByApiKeyHash, type Resource } from '../../db/resources.js';
+import type { Resource } from '../../db/resources.js';
 import type { Deps } from '../../deps.js';
 import { AppError, payloadTooLarge, unauthorized } from '../../errors.js';
 import { PLANS } from '../../plans.js';
+import { authenticateApiKey } from '../../services/apiAuth.js';
 import { deliveriesRouter } from './deliveries.js';
 import { endpointsRouter } from './endpoints.js';
 import { eventTypesRouter } from './eventTypes.js';
@@ -28,17 +27,13 @@ export const JSON_BODY_LIMIT = Math.max(...Object.values(PLANS).map((p) => p.max
 const BEARER = /^Bearer +([^\s]{1,200}) *$/i;
 const CHALLENGE = { 'WWW-Authenticate': 'Bearer realm="herald"' };
 
-/**
- * `Authorization: Bearer <HERALD_API_KEY>`. Keys are stored as SHA-256 only, so the lookup is by
- * hash; the final comparison is constant-time anyway.
- */
+/** `Authorization: Bearer <HERALD_API_KEY>`. */
 function apiKeyAuth(deps: Deps) {
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     const match = BEARER.exec(req.get('authorization') ?? '');
     if (!match) throw unauthorized('Send your HERALD_API_KEY as "Authorization: Bearer <key>".', CHALLENGE);
-    const hash = hashApiKey(match[1]!);
-    const resource = await getResourceByApiKeyHash(deps.db, hash);
-    if (!resource || !safeEqual(resource.apiKeyHash, hash)) {
+    const resource = await authenticateApiKey(deps, match[1]!);
+    if (!resource) {
       throw unauthorized('The API key is not valid: it may have been rotated, or the add-on removed.', CHALLENGE);
     }
     res.locals.apiResource = resource;
