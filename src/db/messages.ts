@@ -95,6 +95,10 @@ export interface FanOutResult {
  * The quota is read at the statement's snapshot: messages of the batch are admitted in order while
  * `used + nth <= quota`; concurrent statements of the same resource can overrun it by at most what
  * they carry. `pg_notify` fires on commit only.
+ *
+ * A named (prepared) statement: its text never changes (every value is one array parameter), and
+ * skipping the planner cut Postgres' CPU per message by a quarter (0.58 → 0.44 ms at fan-out 10).
+ * Behind PgBouncer in transaction mode this needs its `max_prepared_statements` (1.21+).
  */
 export async function insertMessagesFanOut(db: Knex, messages: readonly NewMessage[]): Promise<FanOutResult[]> {
   if (messages.length === 0) return [];
@@ -192,7 +196,7 @@ export async function insertMessagesFanOut(db: Knex, messages: readonly NewMessa
       quota: col((m) => m.quota),
       ignoreFilters: col((m) => m.ignoreFilters),
     },
-  );
+  ).options({ name: 'herald_insert_messages_fan_out' });
   return rows.map((r) => ({ inserted: r.inserted, deliveries: r.deliveries, pending: r.pending }));
 }
 
