@@ -7,9 +7,12 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import pg from 'pg';
 import { startEmbeddedPostgres } from '../../src/db/embedded.js';
+import { createDb } from '../../src/db/knex.js';
 import { createLogger } from '../../src/logger.js';
+import { migrate } from '../../src/migrate.js';
 import { startHerald } from '../../src/start.js';
 import { closeServer } from '../../src/web.js';
+import { urlFor, withAdmin } from '../helpers/pg.js';
 
 const logLines: string[] = [];
 const logger = createLogger({
@@ -117,6 +120,34 @@ describe('closeServer (web SIGTERM)', () => {
   });
 });
 
+describe('migrate (release phase)', () => {
+  it('migrates an empty database once, then finds nothing to do', async () => {
+    const name = `herald_t_migrate_${process.pid}`;
+    await withAdmin((c) => c.query(`create database "${name}"`));
+    const db = createDb({ connectionString: urlFor(name), ssl: false, poolMax: 1 });
+    try {
+      const first = await migrate(db, logger);
+      expect(first.length).toBeGreaterThanOrEqual(8);
+      expect(first[0]).toBe('20261123000001_create_resources');
+      expect(await migrate(db, logger)).toEqual([]);
+    } finally {
+      await db.destroy();
+      await withAdmin((c) => c.query(`drop database if exists "${name}" with (force)`));
+    }
+  });
+
+  it('retries reaching the database, then gives up', async () => {
+    const db = createDb({ connectionString: `postgres://postgres@127.0.0.1:${await freePort()}/none`, ssl: false, poolMax: 1 });
+    const before = logLines.filter((l) => l.includes('database not reachable yet')).length;
+    try {
+      await expect(migrate(db, logger, { retries: 2, minTimeoutMs: 10 })).rejects.toThrow(/ECONNREFUSED/);
+    } finally {
+      await db.destroy();
+    }
+    expect(logLines.filter((l) => l.includes('database not reachable yet')).length - before).toBe(3);
+  });
+});
+
 describe('embedded Postgres', () => {
   it('creates the cluster on first start and keeps its data across a restart', async () => {
     const dir = dataDir();
@@ -190,10 +221,22 @@ describe('embedded Postgres', () => {
 
 describe('npm start (startHerald)', () => {
   it('runs migrations, web and worker on the embedded database and prints a walkthrough that works', async () => {
+    const received: string[] = [];
+    const receiver = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString('utf8')));
+      req.on('end', () => {
+        received.push(body);
+        res.end();
+      });
+    });
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+    const receiverPort = (receiver.address() as net.AddressInfo).port;
+
     const [port, pgPort] = [await freePort(), await freePort()];
     const herald = await startHerald(
       { NODE_ENV: 'development', PORT: String(port), HERALD_DATA_DIR: dataDir(), EMBEDDED_PG_PORT: String(pgPort), LOG_LEVEL: 'warn' },
-      { logger },
+      { logger, walkthroughReceiverPort: receiverPort },
     );
     try {
       const base = `http://localhost:${port}`;
@@ -201,25 +244,44 @@ describe('npm start (startHerald)', () => {
       expect(herald.config.allowPrivateTargets).toBe(true); // so the walkthrough's local receiver works
       expect((await fetch(`${base}/healthz`)).status).toBe(200);
 
+      // Follow the printed walkthrough to the letter.
       const text = herald.walkthrough;
       const id = herald.walkthroughResourceId;
-      expect(text).toContain(`${base}/dev/sso/${id}`);
-      expect(text).toContain(`export HERALD_URL=${base}/v1`);
-
-      // Step 1, as printed: the partner API provisions the resource and returns the printed key.
       const auth = /curl -sS -u '([^']+)'/.exec(text)?.[1];
-      const body = /-d '(\{"uuid"[^']+)'/.exec(text)?.[1];
+      const [provision, endpoint, message] = [...text.matchAll(/-d '([^']+)'/g)].map((m) => m[1]!);
+      const apiUrl = /export HERALD_URL=(\S+)/.exec(text)?.[1];
       const apiKey = /export HERALD_API_KEY=(\S+)/.exec(text)?.[1];
-      expect([auth, body, apiKey].every(Boolean)).toBe(true);
+      const dashboard = new RegExp(`^(\\S+/dev/sso/${id})$`, 'm').exec(text)?.[1];
+      expect([auth, provision, endpoint, message, apiUrl, apiKey, dashboard].every(Boolean)).toBe(true);
+      expect(apiUrl).toBe(`${base}/v1`);
+
+      // 1. The partner API provisions the resource and answers with the printed config vars.
       const provisioned = await fetch(`${base}/heroku/resources`, {
         method: 'POST',
         headers: { authorization: `Basic ${Buffer.from(auth!).toString('base64')}`, 'content-type': 'application/json' },
-        body: body!,
+        body: provision,
       });
       expect(provisioned.status).toBe(200);
-      expect(await provisioned.json()).toMatchObject({ id, config: { HERALD_URL: `${base}/v1`, HERALD_API_KEY: apiKey } });
+      expect(await provisioned.json()).toMatchObject({ id, config: { HERALD_URL: apiUrl, HERALD_API_KEY: apiKey } });
+
+      // 3. An endpoint on the receiver, then a message, with that key.
+      const headers = { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' };
+      const created = await fetch(`${apiUrl}/endpoints`, { method: 'POST', headers, body: endpoint });
+      expect(created.status).toBe(201);
+      const sent = await fetch(`${apiUrl}/messages`, { method: 'POST', headers, body: message });
+      expect(sent.status).toBe(202);
+
+      // The worker running in the same process delivers it.
+      for (let i = 0; i < 100 && received.length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+      expect(received.length).toBe(1);
+      expect(received[0]).toContain('ord_1001');
+
+      // 4. The development sign-in link opens that resource's dashboard.
+      const signIn = await fetch(dashboard!, { redirect: 'manual' });
+      expect(signIn.status).toBe(302);
     } finally {
       await herald.stop();
+      await new Promise((r) => receiver.close(r));
     }
     expect(existsSync(path.join(herald.embedded!.clusterDir, 'postmaster.pid'))).toBe(false);
   });
