@@ -36,7 +36,7 @@ async function main(): Promise<void> {
     logger,
   });
   // A worker dyno can boot before its database answers (a restart, a maintenance window).
-  await pRetry(() => db.raw('select 1'), {
+  await pRetry(() => db.raw('select 1').then(() => undefined), {
     retries: 10,
     minTimeout: 200,
     maxTimeout: 5_000,

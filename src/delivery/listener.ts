@@ -29,7 +29,7 @@ export function listenForDeliveries(opts: {
 
   const connectOnce = async (): Promise<void> => {
     // TCP keep-alive: a connection that dies without a FIN must still be noticed and replaced.
-    const c = new pg.Client({ ...opts.connection, application_name: 'herald-worker-listen', keepAlive: true });
+    const c = new pg.Client({ ...opts.connection, application_name: 'herald-worker-listen', keepAlive: true, connectionTimeoutMillis: 10_000 });
     c.on('error', (err) => {
       opts.logger.warn('listen connection error', { err: err.message });
       lost(c);
@@ -39,10 +39,15 @@ export function listenForDeliveries(opts: {
     try {
       await c.connect();
       await c.query(`listen ${DELIVERIES_CHANNEL}`);
-    } catch (err) {
+    } catch (caught) {
+      // p-retry stops at anything that is not an Error of this realm (socket errors made by Node
+      // core are not, inside jest's VM): hand it one.
+      const err = caught instanceof Error ? caught : new Error((caught as { message?: string })?.message ?? String(caught));
       c.removeAllListeners('end');
       c.on('error', () => {});
-      await c.end().catch(() => {});
+      // Not awaited: on a connection that failed half-way, end() can wait for an 'end' event that
+      // already happened, and this retry loop would hang with it (seen during a Postgres restart).
+      c.end().catch(() => {});
       throw err;
     }
     if (abort.signal.aborted) {
@@ -68,12 +73,18 @@ export function listenForDeliveries(opts: {
         if (attemptNumber === 1 || attemptNumber % 10 === 0) opts.logger.warn('listen connect failed', { err: error.message, attempt: attemptNumber });
       },
     })
-      .catch(() => {
-        // Only an abort ends the retries: we are closing.
-      })
-      .finally(() => {
-        connecting = undefined;
-      });
+      .then(
+        () => {
+          connecting = undefined;
+        },
+        (err: unknown) => {
+          connecting = undefined;
+          // An abort means we are closing; anything else must not leave us deaf: start over.
+          if (abort.signal.aborted) return;
+          opts.logger.error('listen retry loop ended', { err: (err as Error)?.message });
+          setTimeout(connect, 1_000).unref();
+        },
+      );
   };
 
   function lost(c: pg.Client): void {
@@ -95,7 +106,7 @@ export function listenForDeliveries(opts: {
       if (c) {
         c.removeAllListeners('end');
         c.on('error', () => {});
-        await c.end().catch(() => {});
+        await Promise.race([c.end().catch(() => {}), new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
       }
     },
   };

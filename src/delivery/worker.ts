@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import type { Knex } from 'knex';
 import type pg from 'pg';
-import pRetry from 'p-retry';
 import type { Deps } from '../deps.js';
 import { PG, pgCode } from '../errors.js';
 import type { Resolver } from '../ssrf.js';
@@ -123,19 +122,21 @@ export async function flushResults(deps: Deps, workerId: string, results: readon
   if (results.length === 0) return;
   const now = deps.clock.now();
   const health = summarizeHealth(results);
-  const disabled = await pRetry(
-    () =>
-      deps.db.transaction(async (trx: Knex.Transaction) => {
+  let disabled: Awaited<ReturnType<typeof updateEndpointHealth>>;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      disabled = await deps.db.transaction(async (trx: Knex.Transaction) => {
         await recordResults(trx, { workerId, now, results });
         return updateEndpointHealth(trx, { now, updates: health });
-      }),
-    {
-      retries: 3,
-      minTimeout: 20,
-      maxTimeout: 200,
-      shouldRetry: ({ error }) => [PG.deadlockDetected, PG.serializationFailure, PG.foreignKeyViolation].includes(pgCode(error) as never),
-    },
-  );
+      });
+      break;
+    } catch (err) {
+      // Deadlock/serialization: retry now. FK violation: a delivery was deleted meanwhile, and the
+      // retry's existence check leaves its attempt out. Anything else is the caller's to back off.
+      const transient = [PG.deadlockDetected, PG.serializationFailure, PG.foreignKeyViolation].includes(pgCode(err) as never);
+      if (!transient || attempt >= 4) throw err;
+    }
+  }
   for (const e of disabled) {
     deps.logger.warn('endpoint disabled', { endpointId: e.id, reason: e.reason });
     const skipped = await skipDeliveriesOfEndpoints(deps.db, { endpointIds: [e.id], now, reason: `endpoint disabled: ${e.reason}` });
