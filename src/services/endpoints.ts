@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../config.js';
-import { endpointExists } from '../db/endpoints.js';
 import * as db from '../db/endpoints.js';
 import type { Endpoint, EndpointFormat, EndpointPatch, PreviousSecret } from '../db/endpoints.js';
 import { notifyDeliveries, requeueEndpointDeliveries } from '../db/deliveries.js';
@@ -351,7 +350,7 @@ export async function recoverEndpoint(deps: Deps, resource: Resource, id: string
   }
   if (!isUuid(id)) throw notFound('Endpoint');
   return deps.db.transaction(async (trx) => {
-    if (!(await endpointExists(trx, resource.id, id))) throw notFound('Endpoint');
+    if (!(await db.endpointExists(trx, resource.id, id))) throw notFound('Endpoint');
     const requeued = await requeueEndpointDeliveries(trx, resource.id, id, since, now);
     await db.reactivateEndpoint(trx, resource.id, id, now);
     if (requeued > 0) await notifyDeliveries(trx);

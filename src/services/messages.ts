@@ -47,8 +47,8 @@ function formatBytes(n: number): string {
 
 /**
  * Accepts one message and fans it out: a `deliveries` row per matching endpoint, all committed
- * with the message in one statement (see insertMessagesFanOut), batched with concurrent sends. The web process sends nothing; the
- * worker, woken by NOTIFY, does.
+ * with the message in one statement (see insertMessagesFanOut), batched with concurrent sends.
+ * The web process sends nothing; the worker, woken by NOTIFY, does.
  *
  * Matching: the resource's endpoints (or the targeted subscriber's, or the one targeted endpoint)
  * whose event type filter selects the type (exact or `prefix.*`, empty = all) and whose version pin
@@ -94,8 +94,9 @@ export async function createMessage(deps: Deps, resource: Resource, input: Messa
   }
   const quota = source === 'heroku' ? null : plan.messagesPerMonth;
 
-  // A lost race (a target deleted, or a duplicate rolled back, between the statement and the
-  // diagnosis below) is simply tried again.
+  // When nothing was stored and the diagnosis below finds no reason (a race: a target or a
+  // duplicate changed in between, or batch-mates used up the quota window and were then refused
+  // themselves), the send is simply tried again.
   for (let tries = 0; tries < 3; tries++) {
     const now = deps.clock.now();
     const id = randomUUID();
