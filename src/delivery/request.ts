@@ -15,11 +15,24 @@ export function webhookId(messageId: string): string {
   return `msg_${messageId.replace(/-/g, '')}`;
 }
 
+// Decoded keys, so the hot path does not base64-decode the same secret thousands of times a
+// second. Bounded: cleared when it holds more endpoints than any worker sends to in a while.
+const keyCache = new Map<string, Buffer>();
+function cachedKey(secret: string): Buffer {
+  let key = keyCache.get(secret);
+  if (!key) {
+    if (keyCache.size >= 10_000) keyCache.clear();
+    key = secretKey(secret);
+    keyCache.set(secret, key);
+  }
+  return key;
+}
+
 /** The current secret first, then every previous one still inside its rotation grace period. */
 export function signingKeys(secret: string, previous: readonly PreviousSecret[], now: Date): Buffer[] {
-  const keys = [secretKey(secret)];
+  const keys = [cachedKey(secret)];
   for (const p of previous) {
-    if (p && typeof p.secret === 'string' && Date.parse(p.expires_at) > now.getTime()) keys.push(secretKey(p.secret));
+    if (p && typeof p.secret === 'string' && Date.parse(p.expires_at) > now.getTime()) keys.push(cachedKey(p.secret));
   }
   return keys;
 }

@@ -68,7 +68,7 @@ function logTarget(url: string): string {
 type Processed = { result: DeliveryResult } | { release: string };
 
 /** Sends one claimed delivery (unless it must not be sent) and decides its outcome. Never throws. */
-async function processDelivery(ctx: Context, d: ClaimedDelivery, controller?: AbortController): Promise<Processed> {
+async function processDelivery(ctx: Context, d: ClaimedDelivery): Promise<Processed> {
   const { clock, logger } = ctx.deps;
   const attemptedAt = clock.now();
   const unsent = notSent(d, attemptedAt);
@@ -78,7 +78,7 @@ async function processDelivery(ctx: Context, d: ClaimedDelivery, controller?: Ab
   try {
     req = buildRequest(d, { now: attemptedAt, userAgent: USER_AGENT });
     const timeoutMs = Math.min(Math.max(d.timeoutMs || 15_000, 1), MAX_ENDPOINT_TIMEOUT_MS);
-    const res = await ctx.sender.send(req, { timeoutMs, ...(controller ? { controller } : {}) });
+    const res = await ctx.sender.send(req, { timeoutMs });
     if (res.aborted) return { release: d.id };
     result = decideOutcome(d, req, res, { attemptedAt, now: clock.now(), random: ctx.random });
   } catch (err) {
@@ -229,7 +229,7 @@ export function startWorker(deps: Deps, opts: WorkerOptions = {}): WorkerHandle 
   const leaseMs = config.worker.leaseSeconds * 1000;
   const minClaim = Math.max(1, Math.min(batchSize, Math.floor(concurrency / 4)));
 
-  const inFlight = new Map<string, AbortController>();
+  const inFlight = new Set<string>();
   let results: DeliveryResult[] = [];
   let releases: string[] = [];
   let activeFlushes = 0;
@@ -277,9 +277,8 @@ export function startWorker(deps: Deps, opts: WorkerOptions = {}): WorkerHandle 
   const freeSlots = () => (results.length > maxUnwritten ? 0 : concurrency - inFlight.size);
 
   const start = (d: ClaimedDelivery) => {
-    const controller = new AbortController();
-    inFlight.set(d.id, controller);
-    void processDelivery(ctx, d, controller).then((p) => {
+    inFlight.add(d.id);
+    void processDelivery(ctx, d).then((p) => {
       inFlight.delete(d.id);
       if ('result' in p) results.push(p.result);
       else releases.push(p.release);
@@ -406,7 +405,7 @@ export function startWorker(deps: Deps, opts: WorkerOptions = {}): WorkerHandle 
     }
     if (inFlight.size > 0) {
       log.warn('aborting requests still in flight', { count: inFlight.size });
-      for (const c of inFlight.values()) c.abort();
+      sender.abortAll();
       while (inFlight.size > 0) await sleep(10);
     }
 

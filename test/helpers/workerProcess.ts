@@ -10,11 +10,16 @@ export interface WorkerProcess {
 }
 
 /**
- * Runs the real worker entry point (`node --import tsx src/worker.ts`) as its own process, against
- * `databaseUrl`, with test defaults (private targets allowed) and `env` on top.
+ * Runs the real worker entry point (`node --import tsx src/worker.ts`, or a built `entry`) as its
+ * own process, against `databaseUrl`, with test defaults (private targets allowed) and `env` on top.
  */
-export function spawnWorker(databaseUrl: string, env: Record<string, string> = {}): WorkerProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/worker.ts'], {
+export function spawnWorker(
+  databaseUrl: string,
+  env: Record<string, string> = {},
+  opts: { entry?: string; nodeFlags?: string[] } = {},
+): WorkerProcess {
+  const args = [...(opts.nodeFlags ?? []), ...(opts.entry ? [opts.entry] : ['--import', 'tsx', 'src/worker.ts'])];
+  const child = spawn(process.execPath, args, {
     cwd: process.cwd(),
     env: {
       PATH: process.env.PATH ?? '',
