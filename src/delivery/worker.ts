@@ -3,7 +3,7 @@ import os from 'node:os';
 import type { Knex } from 'knex';
 import type pg from 'pg';
 import type { Deps } from '../deps.js';
-import { PG, pgCode } from '../errors.js';
+import { PG, isConnectionError, pgCode } from '../errors.js';
 import type { Resolver } from '../ssrf.js';
 import { summarizeHealth } from './endpointHealth.js';
 import { listenForDeliveries, type Listener } from './listener.js';
@@ -139,8 +139,14 @@ export async function flushResults(deps: Deps, workerId: string, results: readon
   }
   for (const e of disabled) {
     deps.logger.warn('endpoint disabled', { endpointId: e.id, reason: e.reason });
-    const skipped = await skipDeliveriesOfEndpoints(deps.db, { endpointIds: [e.id], now, reason: `endpoint disabled: ${e.reason}` });
-    if (skipped > 0) deps.logger.info('deliveries skipped', { endpointId: e.id, count: skipped });
+    // After the commit, and never thrown: a retry of the whole group would record its attempts
+    // twice. If this fails, the claim skips the endpoint's deliveries when they come due.
+    try {
+      const skipped = await skipDeliveriesOfEndpoints(deps.db, { endpointIds: [e.id], now, reason: `endpoint disabled: ${e.reason}` });
+      if (skipped > 0) deps.logger.info('deliveries skipped', { endpointId: e.id, count: skipped });
+    } catch (err) {
+      deps.logger.warn('skipping deliveries of a disabled endpoint failed', { endpointId: e.id, err: (err as Error).message });
+    }
   }
 }
 
@@ -278,14 +284,18 @@ export function startWorker(deps: Deps, opts: WorkerOptions = {}): WorkerHandle 
 
   const start = (d: ClaimedDelivery) => {
     inFlight.add(d.id);
-    void processDelivery(ctx, d).then((p) => {
-      inFlight.delete(d.id);
-      if ('result' in p) results.push(p.result);
-      else releases.push(p.release);
-      scheduleFlush();
-      if (workHint && !stopping && freeSlots() >= minClaim) wake();
-      if (inFlight.size === 0) drainedWaiter?.();
-    });
+    void processDelivery(ctx, d)
+      .then((p) => {
+        if ('result' in p) results.push(p.result);
+        else releases.push(p.release);
+      })
+      .catch((err: unknown) => log.error('delivery bookkeeping failed', { deliveryId: d.id, err }))
+      .finally(() => {
+        inFlight.delete(d.id);
+        scheduleFlush();
+        if (workHint && !stopping && freeSlots() >= minClaim) wake();
+        if (inFlight.size === 0) drainedWaiter?.();
+      });
   };
 
   const scheduleFlush = () => {
@@ -314,18 +324,49 @@ export function startWorker(deps: Deps, opts: WorkerOptions = {}): WorkerHandle 
       if (released.length > 0) await releaseDeliveries(deps.db, { workerId, now: clock.now(), ids: released });
       flushBackoff.reset();
     } catch (err) {
-      // Keep them and try again: until the lease ends nobody else will send these rows.
-      results = batch.concat(results);
-      releases = released.concat(releases);
-      const wait = flushBackoff.next();
-      flushBlockedUntil = Date.now() + wait;
-      log.warn('recording results failed', { err: (err as Error).message, pending: results.length, retryInMs: wait });
+      if (isConnectionError(err)) {
+        // Keep them and try again: until the lease ends nobody else will send these rows.
+        results = batch.concat(results);
+        releases = released.concat(releases);
+        const wait = flushBackoff.next();
+        flushBlockedUntil = Date.now() + wait;
+        log.warn('recording results failed', { err: (err as Error).message, pending: results.length, retryInMs: wait });
+      } else {
+        // The database is up but refused the group: one bad row must not hold the others back
+        // (retrying the group forever would stall the worker). Write them one by one.
+        log.error('recording a group of results failed; writing them one by one', { err });
+        releases = released.concat(releases);
+        const unwritten = await recordOneByOne(batch);
+        if (unwritten.length > 0) results = unwritten.concat(results);
+      }
     } finally {
       activeFlushes--;
     }
     if (results.length + releases.length > 0) scheduleFlush();
     if (workHint && !stopping && freeSlots() >= minClaim) wake();
     flushedWaiter?.();
+  };
+
+  /** Returns the results to try again later (the database went away meanwhile). */
+  const recordOneByOne = async (batch: DeliveryResult[]): Promise<DeliveryResult[]> => {
+    const later: DeliveryResult[] = [];
+    for (const r of batch) {
+      try {
+        await flushResults(deps, workerId, [r]);
+      } catch (err) {
+        if (isConnectionError(err)) {
+          later.push(r);
+          continue;
+        }
+        // Keep the outcome, drop the attempt details Postgres refused.
+        const bare: DeliveryResult = { ...r, attempt: null, lastError: `${r.lastError ?? ''} (attempt details could not be recorded)`.trim() };
+        await flushResults(deps, workerId, [bare]).catch((e: unknown) => {
+          // Left leased: it is sent again after the lease, which at worst repeats one delivery.
+          log.error('result could not be recorded', { deliveryId: r.id, err: e });
+        });
+      }
+    }
+    return later;
   };
 
   const claimLoop = async () => {
@@ -343,7 +384,7 @@ export function startWorker(deps: Deps, opts: WorkerOptions = {}): WorkerHandle 
       } catch (err) {
         const wait = claimBackoff.next();
         log.warn('claim failed', { err: (err as Error).message, retryInMs: wait });
-        await sleep(wait);
+        await waitForWake(wait); // stop() cuts the wait short
         continue;
       }
       for (const d of claimed) start(d);
@@ -406,7 +447,7 @@ export function startWorker(deps: Deps, opts: WorkerOptions = {}): WorkerHandle 
     if (inFlight.size > 0) {
       log.warn('aborting requests still in flight', { count: inFlight.size });
       sender.abortAll();
-      while (inFlight.size > 0) await sleep(10);
+      while (inFlight.size > 0 && Date.now() < deadline) await sleep(10);
     }
 
     if (flushTimer) clearTimeout(flushTimer);

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
 import { manualClock } from '../../src/clock.js';
@@ -285,6 +286,55 @@ describe('runOnce: retries', () => {
     expect(await runOnce(deps)).toMatchObject({ claimed: 2, failed: 2 });
     expect((await attemptsOf(refused.delivery.id))[0]).toMatchObject({ error_kind: 'connection_refused', status_code: null });
     expect((await attemptsOf(reset.delivery.id))[0]).toMatchObject({ error_kind: 'connection_reset', status_code: null });
+  });
+});
+
+// A self-signed certificate (EC P-256, CN=localhost, valid to 2126) for the TLS failure test.
+const SELF_SIGNED_KEY = `-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgjLjbfq3HwBZ5JWfK
+boNYz4QCiKl9NO2iqbGj91IZ1jmhRANCAASYh2MW44ntYJRFRrfMSAq9OyTX79ap
+PWGNWjneWs9YeKVkhLfruCuYqa1NYQvhS/N0EWh6tOF9SP4JoIBPaoV3
+-----END PRIVATE KEY-----`;
+const SELF_SIGNED_CERT = `-----BEGIN CERTIFICATE-----
+MIIBfjCCASWgAwIBAgIUHGtHyVnGztKi2Q7fR3OnQq/ye9EwCgYIKoZIzj0EAwIw
+FDESMBAGA1UEAwwJbG9jYWxob3N0MCAXDTI2MTEyMzE0MTc1NFoYDzIxMjYxMDMw
+MTQxNzU0WjAUMRIwEAYDVQQDDAlsb2NhbGhvc3QwWTATBgcqhkjOPQIBBggqhkjO
+PQMBBwNCAASYh2MW44ntYJRFRrfMSAq9OyTX79apPWGNWjneWs9YeKVkhLfruCuY
+qa1NYQvhS/N0EWh6tOF9SP4JoIBPaoV3o1MwUTAdBgNVHQ4EFgQUHHrLt54vHkcv
+Ux83EppzSB0WN+AwHwYDVR0jBBgwFoAUHHrLt54vHkcvUx83EppzSB0WN+AwDwYD
+VR0TAQH/BAUwAwEB/zAKBggqhkjOPQQDAgNHADBEAiBofdSXwYlTmd2opZ33y2Xb
+pwzPVlsZkYGPq32rs69k1AIgb9HuzIl3n06ftMjbo60KwT56Jj7f9V8RUM1z2KuY
+uVE=
+-----END CERTIFICATE-----`;
+
+describe('runOnce: network failures are named', () => {
+  it('tls: a certificate that does not verify', async () => {
+    const deps = testDeps(tdb.db, { clock: manualClock(Date.now()) });
+    let reached = 0;
+    const server = https.createServer({ key: SELF_SIGNED_KEY, cert: SELF_SIGNED_CERT }, (_req, res) => {
+      reached++;
+      res.end('ok');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const g = await createDeliveryGraph(tdb.db, { endpoint: { url: `https://127.0.0.1:${(server.address() as AddressInfo).port}/tls` } });
+      expect(await runOnce(deps)).toMatchObject({ failed: 1 });
+      expect((await attemptsOf(g.delivery.id))[0]).toMatchObject({ error_kind: 'tls', status_code: null });
+      expect(reached).toBe(0);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+
+  it('dns: a host that does not resolve', async () => {
+    const deps = testDeps(tdb.db, { clock: manualClock(Date.now()) });
+    const g = await createDeliveryGraph(tdb.db, { endpoint: { url: 'http://no-such-host.invalid/hook' } });
+    const resolve = async () => {
+      throw Object.assign(new Error('getaddrinfo ENOTFOUND no-such-host.invalid'), { code: 'ENOTFOUND' });
+    };
+    expect(await runOnce(deps, { resolve })).toMatchObject({ failed: 1 });
+    expect((await attemptsOf(g.delivery.id))[0]).toMatchObject({ error_kind: 'dns' });
   });
 });
 

@@ -130,6 +130,23 @@ describe('the delivery loop', () => {
     expect(await tdb.db('attempts').count<{ count: number }[]>('* as count')).toEqual([{ count: 300 }]);
   });
 
+  it('one result Postgres refuses does not hold back the others or stop the loop', async () => {
+    const { make, resource, endpoint } = await setup(20);
+    await make(20);
+    // attempt_count at the integer limit: recording its next attempt overflows the column.
+    const [poison] = await createManyDeliveries(tdb.db, { resourceId: resource.id, endpointId: endpoint.id }, 1);
+    await tdb.db('deliveries').where({ id: poison!.deliveryId }).update({ attempt_count: 2147483647 });
+    worker = startWorker(testDeps(tdb.db, { env: { WORKER_POLL_INTERVAL_MS: '60000', WORKER_BATCH_SIZE: '50' } }), { retentionIntervalMs: 0 });
+    await waitUntil('the 20 others succeeded', async () => (await statusCounts(tdb.db)).succeeded === 20);
+    // Still alive: new work is picked up.
+    await make(1);
+    await tdb.db.raw(`select pg_notify('herald_deliveries', '')`);
+    await waitUntil('the new one succeeded', async () => (await statusCounts(tdb.db)).succeeded === 21);
+    // The refused one stays leased, to be tried again after the lease.
+    expect(await tdb.db('deliveries').where({ id: poison!.deliveryId }).first()).toMatchObject({ status: 'pending', attempt_count: 2147483647 });
+    expect((await tdb.db('deliveries').where({ id: poison!.deliveryId }).first()).locked_by).not.toBeNull();
+  });
+
   it('on stop: lets in-flight requests finish, records them, and claims nothing more', async () => {
     const { make } = await setup(5);
     await make(5);
