@@ -200,6 +200,13 @@ function listenConnection(db: Knex): pg.ClientConfig {
   return { ...(conn as pg.ClientConfig) };
 }
 
+/** A log-sized error message: knex prefixes Postgres's message with the whole SQL text. */
+function errorText(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  const cut = message.lastIndexOf(' - ');
+  return (cut >= 0 && message.length > 200 ? message.slice(cut + 3) : message).slice(0, 300);
+}
+
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
 class Backoff {
@@ -330,11 +337,11 @@ export function startWorker(deps: Deps, opts: WorkerOptions = {}): WorkerHandle 
         releases = released.concat(releases);
         const wait = flushBackoff.next();
         flushBlockedUntil = Date.now() + wait;
-        log.warn('recording results failed', { err: (err as Error).message, pending: results.length, retryInMs: wait });
+        log.warn('recording results failed', { err: errorText(err), pending: results.length, retryInMs: wait });
       } else {
         // The database is up but refused the group: one bad row must not hold the others back
         // (retrying the group forever would stall the worker). Write them one by one.
-        log.error('recording a group of results failed; writing them one by one', { err });
+        log.error('recording a group of results failed; writing them one by one', { err: errorText(err) });
         releases = released.concat(releases);
         const unwritten = await recordOneByOne(batch);
         if (unwritten.length > 0) results = unwritten.concat(results);
@@ -362,7 +369,7 @@ export function startWorker(deps: Deps, opts: WorkerOptions = {}): WorkerHandle 
         const bare: DeliveryResult = { ...r, attempt: null, lastError: `${r.lastError ?? ''} (attempt details could not be recorded)`.trim() };
         await flushResults(deps, workerId, [bare]).catch((e: unknown) => {
           // Left leased: it is sent again after the lease, which at worst repeats one delivery.
-          log.error('result could not be recorded', { deliveryId: r.id, err: e });
+          log.error('result could not be recorded', { deliveryId: r.id, err: errorText(e) });
         });
       }
     }
@@ -383,7 +390,7 @@ export function startWorker(deps: Deps, opts: WorkerOptions = {}): WorkerHandle 
         claimBackoff.reset();
       } catch (err) {
         const wait = claimBackoff.next();
-        log.warn('claim failed', { err: (err as Error).message, retryInMs: wait });
+        log.warn('claim failed', { err: errorText(err), retryInMs: wait });
         await waitForWake(wait); // stop() cuts the wait short
         continue;
       }
@@ -413,7 +420,7 @@ export function startWorker(deps: Deps, opts: WorkerOptions = {}): WorkerHandle 
       ? setInterval(() => {
           if (retentionRunning) return;
           retentionRunning = runRetention(deps)
-            .catch((err: unknown) => log.warn('retention failed', { err: (err as Error).message }))
+            .catch((err: unknown) => log.warn('retention failed', { err: errorText(err) }))
             .finally(() => {
               retentionRunning = undefined;
             });
@@ -422,6 +429,10 @@ export function startWorker(deps: Deps, opts: WorkerOptions = {}): WorkerHandle 
 
   const loopDone = claimLoop().catch((err: unknown) => log.error('claim loop crashed', { err }));
   log.info('worker started', { concurrency, batchSize, leaseSeconds: config.worker.leaseSeconds, pollIntervalMs });
+  if (leaseMs <= MAX_ENDPOINT_TIMEOUT_MS) {
+    // Tests shorten the lease on purpose; in production a request could outlive its claim and be sent twice.
+    log.warn('lease shorter than the longest endpoint timeout: slow requests may be sent twice', { leaseSeconds: config.worker.leaseSeconds });
+  }
 
   let stopped: Promise<void> | undefined;
   const stop = async (): Promise<void> => {
