@@ -69,3 +69,16 @@ export async function listAttempts(db: Knex, resourceId: string, deliveryIds: re
   );
   return rows.map(toAttempt);
 }
+
+/**
+ * The request bodies the worker recorded for these attempts (by attempt id). The worker records
+ * one only when it differs from the standard envelope (Slack and Discord formats); null otherwise.
+ */
+export async function listAttemptRequestBodies(db: Knex, resourceId: string, attemptIds: readonly number[]): Promise<Map<number, string | null>> {
+  if (attemptIds.length === 0) return new Map();
+  const { rows } = await db.raw<{ rows: { id: string | number; request_body: string | null }[] }>(
+    'select id, request_body from attempts where resource_id = ? and id = any(?::bigint[])',
+    [resourceId, attemptIds.map(String)],
+  );
+  return new Map(rows.map((r) => [Number(r.id), r.request_body]));
+}

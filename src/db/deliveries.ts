@@ -139,6 +139,16 @@ export async function requeueEndpointDeliveries(db: Knex, resourceId: string, en
   return rowCount;
 }
 
+/** How many deliveries requeueEndpointDeliveries would re-queue now (the dashboard asks before it does). */
+export async function countRecoverableDeliveries(db: Knex, resourceId: string, endpointId: string, since: Date): Promise<number> {
+  const { rows } = await db.raw<{ rows: { n: number }[] }>(
+    `select count(*)::int as n from deliveries
+     where resource_id = ? and endpoint_id = ? and status in ('failed', 'dead', 'skipped') and created_at >= ?`,
+    [resourceId, endpointId, since],
+  );
+  return rows[0]!.n;
+}
+
 /** Wakes the workers (they LISTEN on herald_deliveries). Inside a transaction it fires on commit. */
 export async function notifyDeliveries(db: Knex): Promise<void> {
   await db.raw(`select pg_notify('herald_deliveries', '')`);

@@ -1,5 +1,8 @@
 import type { Knex } from 'knex';
 import { cursorTimestamp } from '../pagination.js';
+import type { DeliveryStatus } from './deliveries.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export type MessageSource = 'api' | 'heroku' | 'test';
 
@@ -223,6 +226,12 @@ export interface MessageFilter {
   eventType?: string;
   since?: Date;
   until?: Date;
+  /** Messages with at least one delivery in this state (to the subscriber's endpoints, with subscriberId). */
+  status?: DeliveryStatus;
+  /** Messages with at least one delivery to an endpoint of this subscriber (the portal's view). */
+  subscriberId?: string;
+  /** A message id (uuid) or an `event_id`: the dashboard's search box. */
+  idOrEventId?: string;
 }
 
 /** Newest first; fetches `limit + 1` rows. */
@@ -245,6 +254,28 @@ export async function listMessages(
   if (filter.until) {
     where.push('created_at < ?');
     values.push(filter.until);
+  }
+  if (filter.idOrEventId !== undefined) {
+    if (UUID.test(filter.idOrEventId)) {
+      where.push('(id = ?::uuid or event_id = ?)');
+      values.push(filter.idOrEventId.toLowerCase(), filter.idOrEventId);
+    } else {
+      where.push('event_id = ?');
+      values.push(filter.idOrEventId);
+    }
+  }
+  if (filter.status !== undefined || filter.subscriberId !== undefined) {
+    // deliveries_message_idx: one probe per candidate message, newest first, until the page is full.
+    const conditions = ['d.message_id = messages.id'];
+    if (filter.status !== undefined) {
+      conditions.push('d.status = ?');
+      values.push(filter.status);
+    }
+    if (filter.subscriberId !== undefined) {
+      conditions.push('exists (select 1 from endpoints e where e.id = d.endpoint_id and e.resource_id = ? and e.subscriber_id = ?)');
+      values.push(resourceId, filter.subscriberId);
+    }
+    where.push(`exists (select 1 from deliveries d where ${conditions.join(' and ')})`);
   }
   if (page.after) {
     where.push('(created_at, id) < (?::timestamptz, ?::uuid)');

@@ -1,4 +1,6 @@
-import { listAttempts } from '../db/attempts.js';
+import { listAttemptRequestBodies, listAttempts } from '../db/attempts.js';
+import type { Message } from '../db/messages.js';
+import { renderBody } from '../delivery/formats/index.js';
 import * as db from '../db/deliveries.js';
 import type { Delivery, DeliveryFilter } from '../db/deliveries.js';
 import { endpointExists } from '../db/endpoints.js';
@@ -41,4 +43,20 @@ export async function retryDelivery(deps: Deps, resource: Resource, id: string):
     await db.notifyDeliveries(trx);
     return d;
   });
+}
+
+/**
+ * The body each attempt sent, byte for byte. The worker records it when the format rewrote the
+ * message (Slack, Discord); for the standard envelope it records nothing, since the envelope is a
+ * pure function of the message and is rebuilt here exactly as the worker built it.
+ */
+export async function attemptRequestBodies(deps: Deps, resource: Resource, message: Message, attemptIds: readonly number[]): Promise<Map<number, string>> {
+  const recorded = await listAttemptRequestBodies(deps.db, resource.id, attemptIds);
+  const standard = renderBody('standard', {
+    eventType: message.eventType,
+    payload: message.payload,
+    version: message.version,
+    createdAt: message.createdAt,
+  });
+  return new Map(attemptIds.map((id) => [id, recorded.get(id) ?? standard]));
 }

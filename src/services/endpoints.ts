@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Config } from '../config.js';
 import * as db from '../db/endpoints.js';
 import type { Endpoint, EndpointFormat, EndpointPatch, PreviousSecret } from '../db/endpoints.js';
-import { notifyDeliveries, requeueEndpointDeliveries } from '../db/deliveries.js';
+import { countRecoverableDeliveries, notifyDeliveries, requeueEndpointDeliveries } from '../db/deliveries.js';
 import type { Resource } from '../db/resources.js';
 import { subscriberExists } from '../db/subscribers.js';
 import type { Deps } from '../deps.js';
@@ -335,6 +335,22 @@ export async function rotateEndpointSecret(deps: Deps, resource: Resource, id: s
   return secret;
 }
 
+function checkRecoverSince(resource: Resource, since: Date, now: Date): void {
+  const plan = getPlan(resource.plan);
+  if (since.getTime() > now.getTime()) throw invalidField('since', 'must not be in the future');
+  const oldest = now.getTime() - plan.retentionDays * 86_400_000;
+  if (since.getTime() < oldest) {
+    throw invalidField('since', `must be at most ${plan.retentionDays} days ago: the ${plan.name} plan keeps deliveries that long`);
+  }
+}
+
+/** What recoverEndpoint would re-queue right now, with the same checks (the dashboard's confirm step). */
+export async function countRecoverable(deps: Deps, resource: Resource, id: string, since: Date): Promise<number> {
+  checkRecoverSince(resource, since, deps.clock.now());
+  if (!isUuid(id) || !(await db.endpointExists(deps.db, resource.id, id))) throw notFound('Endpoint');
+  return countRecoverableDeliveries(deps.db, resource.id, id, since);
+}
+
 /**
  * Replays what an endpoint missed: every failed, dead or skipped delivery created since `since`
  * becomes due now, and a disabled endpoint is turned back on (the usual reason to recover).
@@ -342,12 +358,7 @@ export async function rotateEndpointSecret(deps: Deps, resource: Resource, id: s
  */
 export async function recoverEndpoint(deps: Deps, resource: Resource, id: string, since: Date): Promise<number> {
   const now = deps.clock.now();
-  const plan = getPlan(resource.plan);
-  if (since.getTime() > now.getTime()) throw invalidField('since', 'must not be in the future');
-  const oldest = now.getTime() - plan.retentionDays * 86_400_000;
-  if (since.getTime() < oldest) {
-    throw invalidField('since', `must be at most ${plan.retentionDays} days ago: the ${plan.name} plan keeps deliveries that long`);
-  }
+  checkRecoverSince(resource, since, now);
   if (!isUuid(id)) throw notFound('Endpoint');
   return deps.db.transaction(async (trx) => {
     if (!(await db.endpointExists(trx, resource.id, id))) throw notFound('Endpoint');

@@ -42,16 +42,26 @@ function fields(body: Body) {
   };
 }
 
+/** A create body (the API's JSON, or the dashboard's form turned into the same shape) → service input. */
+export function endpointCreateInput(raw: unknown): service.EndpointInput {
+  const body = objectBody(raw, CREATE_FIELDS);
+  return {
+    url: requiredString(body, 'url', { min: 1, max: 2048 }),
+    secret: optionalString(body, 'secret', { max: 200 }),
+    ...fields(body),
+  };
+}
+
+export function endpointUpdateInput(raw: unknown): service.EndpointUpdate {
+  const body = objectBody(raw, UPDATE_FIELDS);
+  return { url: optionalString(body, 'url', { min: 1, max: 2048 }), ...fields(body) };
+}
+
 export function endpointsRouter(deps: Deps): Router {
   const router = Router();
 
   router.post('/endpoints', async (req, res) => {
-    const body = objectBody(req.body, CREATE_FIELDS);
-    const { endpoint, secret } = await service.createEndpoint(deps, res.locals.apiResource, {
-      url: requiredString(body, 'url', { min: 1, max: 2048 }),
-      secret: optionalString(body, 'secret', { max: 200 }),
-      ...fields(body),
-    });
+    const { endpoint, secret } = await service.createEndpoint(deps, res.locals.apiResource, endpointCreateInput(req.body));
     // The one response besides GET …/secret that shows the secret.
     res.status(201).json({ ...endpointJson(endpoint), secret });
   });
@@ -68,11 +78,7 @@ export function endpointsRouter(deps: Deps): Router {
   });
 
   router.patch('/endpoints/:id', async (req, res) => {
-    const body = objectBody(req.body, UPDATE_FIELDS);
-    const e = await service.updateEndpoint(deps, res.locals.apiResource, req.params.id, {
-      url: optionalString(body, 'url', { min: 1, max: 2048 }),
-      ...fields(body),
-    });
+    const e = await service.updateEndpoint(deps, res.locals.apiResource, req.params.id, endpointUpdateInput(req.body));
     res.json(endpointJson(e));
   });
 
