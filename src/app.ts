@@ -3,10 +3,12 @@ import type { Deps } from './deps.js';
 import { AppError } from './errors.js';
 import { apiRouter } from './http/api/index.js';
 import { dashboardRouter } from './http/dashboard.js';
+import { assetsRouter, securityHeaders } from './http/dashboard/security.js';
 import { errorHandler } from './http/errorHandler.js';
 import { healthRouter } from './http/health.js';
 import { herokuEventsRouter } from './http/herokuEvents.js';
 import { herokuRouter } from './http/heroku.js';
+import { portalRouter } from './http/portal.js';
 import { requestContext } from './http/requestContext.js';
 import { ssoRouter } from './http/sso.js';
 
@@ -16,6 +18,8 @@ export function createApp(deps: Deps): express.Express {
   app.disable('x-powered-by');
   app.set('trust proxy', 1); // Heroku's router terminates TLS and sets X-Forwarded-*.
   app.use(requestContext(deps.logger));
+  app.use(securityHeaders(deps.config));
+  app.use(assetsRouter());
 
   app.use(healthRouter(deps));
   app.use(ssoRouter(deps)); // before the partner API: GET /heroku/resources/:id is legacy SSO, not Basic auth
@@ -23,6 +27,7 @@ export function createApp(deps: Deps): express.Express {
   app.use(herokuRouter(deps));
   app.use('/v1', apiRouter(deps));
   app.use(dashboardRouter(deps));
+  app.use(portalRouter(deps));
 
   app.use((req, _res, next) => {
     next(new AppError(404, 'not_found', `No route for ${req.method} ${req.path}`));

@@ -1,34 +1,178 @@
-import { Router } from 'express';
+import { Router, type Request, type Response } from 'express';
+import type { Subscriber } from './../db/subscribers.js';
 import type { Deps } from '../deps.js';
-import { getResourceOverview } from '../services/resources.js';
-import { requireSession, sessionContext } from '../session.js';
+import { parseTimePage, toPage } from '../pagination.js';
+import { listEndpoints } from '../services/endpoints.js';
+import { createPortalLink, PORTAL_LINK_TTL, type PortalLink } from '../services/portal.js';
+import { addonConfigVars, getResourceOverview } from '../services/resources.js';
+import { deliveryCharts, troubledEndpoints } from '../services/stats.js';
+import * as subscribers from '../services/subscribers.js';
+import { clearSession, requireSession, sessionContext } from '../session.js';
+import { subscriberCreateInput, subscriberUpdateInput } from './api/subscribers.js';
+import { formFields, formGuard } from './dashboard/csrf.js';
+import { mountEndpointPages } from './dashboard/endpointPages.js';
+import { SUBSCRIBER_FORM_FIELDS, subscriberBody, subscriberFormValues } from './dashboard/forms.js';
+import { mountMessagePages } from './dashboard/messagePages.js';
+import { formFailure, sendPage, type FormFailure } from './dashboard/render.js';
+import { dashboardSurface } from './dashboard/surface.js';
 import { renderView } from './views.js';
 
+/** Portal link lifetimes offered by the dashboard's button (the API takes any number of seconds). */
+const LINK_CHOICES = [
+  [3600, '1 hour'],
+  [PORTAL_LINK_TTL.default, '24 hours'],
+  [PORTAL_LINK_TTL.max, '7 days'],
+] as const;
+
 /**
- * The dashboard shell: the add-on's plan, limits, config var names and usage, inside Heroku's nav
- * header. No resource id in any URL: the page shows the session's resource and nothing else.
+ * The add-on owner's dashboard, after Heroku SSO: overview, endpoints, messages, subscribers and
+ * the API key. No resource id in any URL: every page shows the session's resource and nothing else,
+ * and every POST carries the session's CSRF token (formGuard).
  */
 export function dashboardRouter(deps: Deps): Router {
+  const outer = Router();
   const router = Router();
+  const surface = dashboardSurface(deps);
+  outer.use('/dashboard', requireSession(deps), formGuard(deps.config), router);
 
-  router.get('/dashboard', requireSession(deps), async (_req, res) => {
+  router.get('/', async (req, res) => {
     const { session, resource } = sessionContext(res);
-    const overview = await getResourceOverview(deps, resource);
-    const appName = session.app ?? resource.appName;
-    res
-      .status(200)
-      .type('html')
-      // The page shows per-account data: never let a shared cache keep it.
-      .set('Cache-Control', 'private, no-store')
-      .send(
-        renderView('dashboard', {
-          title: appName ?? 'Dashboard',
-          heroku: { app: appName ?? '', addon: deps.config.heroku.addonId },
-          appName,
-          ...overview,
-        }),
-      );
+    const [overview, charts, troubled] = await Promise.all([
+      getResourceOverview(deps, resource),
+      deliveryCharts(deps, resource),
+      troubledEndpoints(deps, resource),
+    ]);
+    sendPage(res, 'dashboard', surface.chrome(req, res, 'overview', session.app ?? resource.appName ?? 'Dashboard'), {
+      appName: session.app ?? resource.appName,
+      ...overview,
+      charts,
+      troubled,
+    });
   });
 
-  return router;
+  mountEndpointPages(router, deps, surface);
+  mountMessagePages(router, deps, surface);
+
+  // -------------------------------------------------------------------------------------------
+  // Subscribers
+
+  router.get('/subscribers', async (req, res) => {
+    const { resource } = sessionContext(res);
+    const page = parseTimePage(req.query);
+    const rows = await subscribers.listSubscribers(deps, resource, page);
+    const list = toPage(rows, page.limit, (s) => [s.cursorAt, s.id], (s) => s);
+    sendPage(res, 'subscribers', surface.chrome(req, res, 'subscribers', 'Subscribers'), {
+      subscribers: list.data,
+      nextCursor: list.next_cursor,
+    });
+  });
+
+  const renderSubscriberForm = (req: Request, res: Response, values: Record<string, string>, failure?: FormFailure) =>
+    sendPage(
+      res,
+      'subscriberForm',
+      surface.chrome(req, res, 'subscribers', 'New subscriber'),
+      { values, errors: failure?.errors ?? {}, formError: failure?.formError ?? null },
+      failure?.status ?? 200,
+    );
+
+  router.get('/subscribers/new', (req, res) => {
+    renderSubscriberForm(req, res, { metadata: '{}' });
+  });
+
+  router.post('/subscribers', async (req, res) => {
+    const form = formFields(req);
+    let created: Subscriber;
+    try {
+      created = await subscribers.createSubscriber(deps, sessionContext(res).resource, subscriberCreateInput(subscriberBody(form)));
+    } catch (err) {
+      const failure = formFailure(err, SUBSCRIBER_FORM_FIELDS);
+      if (!failure) throw err;
+      renderSubscriberForm(req, res, form, failure);
+      return;
+    }
+    res.redirect(303, `/dashboard/subscribers/${created.id}?notice=subscriber-created`);
+  });
+
+  const renderSubscriber = async (
+    req: Request,
+    res: Response,
+    subscriber: Subscriber,
+    opts: { values?: Record<string, string>; failure?: FormFailure; link?: PortalLink } = {},
+  ) => {
+    const { resource } = sessionContext(res);
+    const endpoints = await listEndpoints(deps, resource, { subscriberId: subscriber.id }, { limit: 250, after: undefined });
+    sendPage(
+      res,
+      'subscriber',
+      surface.chrome(req, res, 'subscribers', subscriber.name),
+      {
+        subscriber,
+        endpoints,
+        values: opts.values ?? subscriberFormValues(subscriber),
+        errors: opts.failure?.errors ?? {},
+        formError: opts.failure?.formError ?? null,
+        link: opts.link ?? null,
+        linkChoices: LINK_CHOICES,
+      },
+      opts.failure?.status ?? 200,
+    );
+  };
+
+  router.get('/subscribers/:id', async (req, res) => {
+    await renderSubscriber(req, res, await subscribers.getSubscriber(deps, sessionContext(res).resource, req.params.id));
+  });
+
+  router.post('/subscribers/:id', async (req, res) => {
+    const { resource } = sessionContext(res);
+    const subscriber = await subscribers.getSubscriber(deps, resource, req.params.id);
+    const form = formFields(req);
+    try {
+      await subscribers.updateSubscriber(deps, resource, subscriber.id, subscriberUpdateInput(subscriberBody(form)));
+    } catch (err) {
+      const failure = formFailure(err, SUBSCRIBER_FORM_FIELDS);
+      if (!failure) throw err;
+      await renderSubscriber(req, res, subscriber, { values: form, failure });
+      return;
+    }
+    res.redirect(303, `/dashboard/subscribers/${subscriber.id}?notice=subscriber-saved`);
+  });
+
+  // Shown in the answer to the POST only: a link is a credential for the subscriber's portal.
+  router.post('/subscribers/:id/portal-link', async (req, res) => {
+    const { resource } = sessionContext(res);
+    const subscriber = await subscribers.getSubscriber(deps, resource, req.params.id);
+    const raw = formFields(req).expires_in;
+    const link = await createPortalLink(deps, resource, subscriber.id, raw === undefined || raw === '' ? undefined : Number(raw));
+    await renderSubscriber(req, res, subscriber, { link });
+  });
+
+  // -------------------------------------------------------------------------------------------
+  // API key: shown only in the answer to a POST, never in a page's source by default.
+
+  const renderApiKey = (req: Request, res: Response, apiKey: string | null) => {
+    const { resource } = sessionContext(res);
+    sendPage(res, 'apiKey', surface.chrome(req, res, 'api-key', 'API key'), {
+      heraldUrl: addonConfigVars(deps.config, resource).HERALD_URL,
+      apiKey,
+      appName: resource.appName,
+    });
+  };
+
+  router.get('/api-key', (req, res) => {
+    renderApiKey(req, res, null);
+  });
+
+  router.post('/api-key', (req, res) => {
+    const { resource } = sessionContext(res);
+    res.locals.log.info('api key revealed', { resourceId: resource.id });
+    renderApiKey(req, res, addonConfigVars(deps.config, resource).HERALD_API_KEY);
+  });
+
+  router.post('/logout', (_req, res) => {
+    clearSession(res, deps.config, 'heroku');
+    res.status(200).type('html').send(renderView('signedOut', { title: 'Signed out', heroku: null }));
+  });
+
+  return outer;
 }

@@ -62,7 +62,10 @@ describe('GET /dashboard', () => {
     expect(page.status).toBe(200);
     expect(page.text).toContain('<div id="heroku-header"></div>');
     expect(page.text).toContain('<script src="https://s3.amazonaws.com/assets.heroku.com/boomerang/boomerang.js"></script>');
-    expect(page.text).toContain('Boomerang.init(');
+    // The init script is a file of ours: the CSP allows no inline script.
+    expect(page.text).toContain('<script src="/assets/heroku-nav.js"></script>');
+    const init = await request(app).get('/assets/heroku-nav.js').expect(200);
+    expect(init.text).toContain('Boomerang.init(');
     expect(page.text).toContain('data-heroku-app="nav-app"');
     expect(page.text).toContain(`data-heroku-addon="${deps.config.heroku.addonId}"`);
     expect(page.headers['cache-control']).toBe('private, no-store');
