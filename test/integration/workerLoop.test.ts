@@ -72,8 +72,9 @@ describe('the delivery loop', () => {
       latencies.push(receiver.requests[before]!.at - sent);
     }
     latencies.sort((a, b) => a - b);
-    // The median, so one scheduling hiccup on a loaded test machine does not decide.
-    expect(latencies[2]).toBeLessThan(100);
+    // The median, so one scheduling hiccup on a loaded test machine does not decide. Typical is
+    // well under 100 ms (see `npm run bench`); the bound here only has to rule out the 60 s poll.
+    expect(latencies[2]).toBeLessThan(1_000);
   });
 
   it('polls as a safety net when no NOTIFY comes', async () => {
