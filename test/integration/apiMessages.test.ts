@@ -271,8 +271,8 @@ describe('POST /v1/messages', () => {
     expect(res.status).toBe(202);
     expect(res.body.deliveries).toBe(1000);
     // Its speed (target < 100 ms) is measured by `npm run bench`, not asserted by a timed test.
-    const [{ n }] = await tdb.db('deliveries').where({ message_id: res.body.id, status: 'pending' }).count<{ n: number }[]>({ n: '*' });
-    expect(Number(n)).toBe(1000);
+    const counted = await tdb.db('deliveries').where({ message_id: res.body.id, status: 'pending' }).count({ n: '*' });
+    expect(Number(counted[0]!.n)).toBe(1000);
   });
 });
 
