@@ -51,7 +51,10 @@ export function ssoRouter(deps: Deps): Router {
     await signIn(deps, params, res, 302);
   });
 
-  router.post('/logout', htmlPage, (_req, res) => {
+  router.post('/logout', htmlPage, (req, res) => {
+    // No session form posts here any more (the dashboard's own logout checks a CSRF token); refuse
+    // what browsers mark as cross-site so another site cannot sign people out.
+    if (req.get('sec-fetch-site') === 'cross-site') throw forbidden('Sign out from the Herald dashboard itself.');
     clearSession(res, deps.config);
     res.status(200).type('html').send(renderView('signedOut', { title: 'Signed out', heroku: null }));
   });
