@@ -101,7 +101,8 @@ export function dashboardRouter(deps: Deps): Router {
     opts: { values?: Record<string, string>; failure?: FormFailure; link?: PortalLink } = {},
   ) => {
     const { resource } = sessionContext(res);
-    const endpoints = await listEndpoints(deps, resource, { subscriberId: subscriber.id }, { limit: 250, after: undefined });
+    // The list functions fetch one extra row to tell whether another page exists.
+    const endpoints = (await listEndpoints(deps, resource, { subscriberId: subscriber.id }, { limit: 250, after: undefined })).slice(0, 250);
     sendPage(
       res,
       'subscriber',

@@ -56,7 +56,9 @@ export function portalRouter(deps: Deps): Router {
 
   router.get('/', async (req, res) => {
     const scope = surface.scope(res);
-    const endpoints = await listEndpoints(deps, scope.resource, { subscriberId: scope.subscriberId! }, { limit: 250, after: undefined });
+    // The list fetches one extra row to tell whether another page exists; a plan's limit keeps a
+    // subscriber's endpoints well under this.
+    const endpoints = (await listEndpoints(deps, scope.resource, { subscriberId: scope.subscriberId! }, { limit: 250, after: undefined })).slice(0, 250);
     const health = await endpointHealth(deps, scope.resource, endpoints.map((e) => e.id));
     sendPage(res, 'portalHome', surface.chrome(req, res, 'endpoints', 'Webhooks'), {
       subscriber: res.locals.subscriber,
