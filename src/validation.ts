@@ -35,12 +35,81 @@ interface StringRules {
   min?: number;
 }
 
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
+ * Why Postgres could not store `s` exactly as given, or undefined. Text cannot hold NUL (the
+ * insert fails: a 500 unless refused here), and a lone surrogate has no UTF-8 form: pg would
+ * silently store U+FFFD instead, and jsonb refuses its `\ud800` escape outright.
+ */
+export function textProblem(s: string): string | undefined {
+  if (s.includes('\u0000')) return 'must not contain NUL characters';
+  if (LONE_SURROGATE.test(s)) return 'must be valid Unicode (it contains a lone surrogate)';
+  return undefined;
+}
+
+/**
+ * How deeply JSON may nest (Ruby's JSON, which Heroku's tooling speaks, stops at 100 as well).
+ * JSON.parse handles any depth, but JSON.stringify recurses and overflows the stack somewhere
+ * below 10,000 levels, which would be a 500 for a 1 MB request.
+ */
+export const MAX_JSON_DEPTH = 100;
+
+/** True when `value` has more than `max` levels of arrays and objects. Iterative: depth here is unbounded. */
+export function nestedDeeperThan(value: unknown, max: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth + 1 > max) return true;
+    for (const item of Array.isArray(v) ? v : Object.values(v)) {
+      if (item !== null && typeof item === 'object') stack.push([item, depth + 1]);
+    }
+  }
+  return false;
+}
+
+const TOO_DEEP = `must not nest arrays and objects more than ${MAX_JSON_DEPTH} levels deep`;
+
+/** JSON.parse reads 1e400 as Infinity, which JSON.stringify then writes as null: the value would change. */
+const NON_FINITE = 'must not contain numbers beyond the range of a double (such as 1e400)';
+
+/**
+ * Why a parsed JSON value could not be stored and read back exactly, or undefined: a string or key
+ * `textProblem` refuses (unless `text: false`: a value kept as JSON text escapes them safely), a
+ * number that overflowed, or nesting deeper than MAX_JSON_DEPTH. Iterative, so 10,000 levels of
+ * nesting cannot overflow the stack here.
+ */
+export function jsonProblem(value: unknown, opts: { text?: boolean } = {}): string | undefined {
+  const checkText = opts.text ?? true;
+  if (nestedDeeperThan(value, MAX_JSON_DEPTH)) return TOO_DEEP;
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (typeof v === 'string') {
+      const problem = checkText ? textProblem(v) : undefined;
+      if (problem) return problem;
+    } else if (typeof v === 'number') {
+      if (!Number.isFinite(v)) return NON_FINITE;
+    } else if (Array.isArray(v)) {
+      for (const item of v) stack.push(item);
+    } else if (v !== null && typeof v === 'object') {
+      for (const [key, item] of Object.entries(v)) {
+        const problem = checkText ? textProblem(key) : undefined;
+        if (problem) return problem.replace('must', 'keys must');
+        stack.push(item);
+      }
+    }
+  }
+  return undefined;
+}
+
 export function optionalString(body: Body, field: string, rules: StringRules): string | undefined {
   const v = body[field];
   if (v === undefined) return undefined;
   if (typeof v !== 'string') throw invalidField(field, 'must be a string');
-  // Postgres text cannot hold NUL; refusing it here keeps it a 400 instead of a 500.
-  if (v.includes('\u0000')) throw invalidField(field, 'must not contain NUL characters');
+  const problem = textProblem(v);
+  if (problem) throw invalidField(field, problem);
   if (v.length < (rules.min ?? 0)) throw invalidField(field, rules.min === 1 ? 'must not be empty' : `must be at least ${rules.min} characters`);
   if (v.length > rules.max) throw invalidField(field, `must be at most ${rules.max} characters`);
   return v;
@@ -86,10 +155,9 @@ export function optionalObject(body: Body, field: string, maxJsonBytes: number):
   const v = body[field];
   if (v === undefined) return undefined;
   if (!isPlainObject(v)) throw invalidField(field, 'must be a JSON object');
-  const text = JSON.stringify(v);
-  // jsonb cannot store \u0000 in a string.
-  if (text.includes('\\u0000')) throw invalidField(field, 'must not contain NUL characters');
-  if (Buffer.byteLength(text) > maxJsonBytes) throw invalidField(field, `must be at most ${maxJsonBytes} bytes of JSON`);
+  const problem = jsonProblem(v);
+  if (problem) throw invalidField(field, problem);
+  if (Buffer.byteLength(JSON.stringify(v)) > maxJsonBytes) throw invalidField(field, `must be at most ${maxJsonBytes} bytes of JSON`);
   return v;
 }
 

@@ -3,7 +3,7 @@ import type { Deps } from '../../deps.js';
 import { invalidField } from '../../errors.js';
 import { parseTimePage, toPage } from '../../pagination.js';
 import * as service from '../../services/messages.js';
-import { isPlainObject, nullableId, nullableString, objectBody, parseTime, queryString, requiredString } from '../../validation.js';
+import { isPlainObject, jsonProblem, nullableId, nullableString, objectBody, parseTime, queryString, requiredString } from '../../validation.js';
 import { deliveryDetailJson, messageJson, messageSummaryJson } from './serialize.js';
 
 const FIELDS = ['event_type', 'data', 'version', 'event_id', 'subscriber_id', 'endpoint_id'] as const;
@@ -17,6 +17,9 @@ export function messagesRouter(deps: Deps): Router {
     const eventType = requiredString(body, 'event_type', { min: 1, max: 200 });
     if (body.data === undefined) throw invalidField('data', 'is required (a JSON object)');
     if (!isPlainObject(body.data)) throw invalidField('data', 'must be a JSON object');
+    // Kept as JSON text, so NUL and lone surrogates survive as escapes; an overflowed number would not.
+    const dataProblem = jsonProblem(body.data, { text: false });
+    if (dataProblem) throw invalidField('data', dataProblem);
     const { message, deliveriesCreated, duplicate } = await service.createMessage(
       deps,
       res.locals.apiResource,
