@@ -1,7 +1,8 @@
-import express, { Router, type Request } from 'express';
+import { Router, type Request } from 'express';
 import type { Deps } from '../deps.js';
 import { gone, unprocessable } from '../errors.js';
 import { changePlan, deprovisionResource, isUuid, provisionResource, type ProvisionRequest } from '../services/resources.js';
+import { jsonBody } from './jsonBody.js';
 import { partnerAuth } from './partnerAuth.js';
 
 /**
@@ -18,7 +19,7 @@ export function herokuRouter(deps: Deps): Router {
   router.use(
     '/heroku/resources',
     partnerAuth(deps.config),
-    express.json({ limit: '100kb', type: ['application/json', 'application/*+json'] }),
+    jsonBody({ limit: '100kb', type: ['application/json', 'application/*+json'] }),
   );
 
   router.post('/heroku/resources', async (req, res) => {

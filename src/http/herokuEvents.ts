@@ -1,6 +1,7 @@
-import express, { Router } from 'express';
+import { Router } from 'express';
 import type { Deps } from '../deps.js';
 import { recordHerokuEvent } from '../services/herokuEvents.js';
+import { jsonBody } from './jsonBody.js';
 import { partnerAuth } from './partnerAuth.js';
 
 /**
@@ -11,7 +12,7 @@ import { partnerAuth } from './partnerAuth.js';
  */
 export function herokuEventsRouter(deps: Deps): Router {
   const router = Router();
-  router.post('/heroku/resources/:id/events', partnerAuth(deps.config), express.json({ limit: '1mb' }), async (req, res) => {
+  router.post('/heroku/resources/:id/events', partnerAuth(deps.config), ...jsonBody({ limit: '1mb' }), async (req, res) => {
     const { message, duplicate } = await recordHerokuEvent(deps, String(req.params.id), req.body);
     res.locals.log.info('heroku event', { resourceId: req.params.id, messageId: message.id, eventType: message.eventType, duplicate });
     res.status(200).json({});

@@ -1,8 +1,9 @@
-import express, { Router, type NextFunction, type Request, type Response } from 'express';
+import { Router, type NextFunction, type Request, type Response } from 'express';
 import type { Resource } from '../../db/resources.js';
 import type { Deps } from '../../deps.js';
 import { AppError, payloadTooLarge, unauthorized } from '../../errors.js';
 import { PLANS } from '../../plans.js';
+import { jsonBody } from '../jsonBody.js';
 import { authenticateApiKey } from '../../services/apiAuth.js';
 import { deliveriesRouter } from './deliveries.js';
 import { endpointsRouter } from './endpoints.js';
@@ -66,7 +67,7 @@ export function apiRouter(deps: Deps): Router {
   // Authenticate before parsing: an anonymous caller cannot make us read a megabyte of JSON.
   router.use(apiKeyAuth(deps));
   router.use(requireJsonBody);
-  router.use(express.json({ limit: JSON_BODY_LIMIT }));
+  router.use(jsonBody({ limit: JSON_BODY_LIMIT }));
   router.use(explainTooLarge);
   router.use(subscribersRouter(deps));
   router.use(endpointsRouter(deps));
