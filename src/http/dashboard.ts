@@ -1,13 +1,15 @@
 import { Router, type Request, type Response } from 'express';
 import type { Subscriber } from './../db/subscribers.js';
 import type { Deps } from '../deps.js';
-import { parseTimePage, toPage } from '../pagination.js';
+import { parseNamePage, parseTimePage, toPage } from '../pagination.js';
 import { listEndpoints } from '../services/endpoints.js';
+import { declareEventType, listEventTypes } from '../services/eventTypes.js';
 import { createPortalLink, PORTAL_LINK_TTL, type PortalLink } from '../services/portal.js';
 import { addonConfigVars, getResourceOverview } from '../services/resources.js';
 import { deliveryCharts, troubledEndpoints } from '../services/stats.js';
 import * as subscribers from '../services/subscribers.js';
 import { clearSession, requireSession, sessionContext } from '../session.js';
+import { eventTypeInput } from './api/eventTypes.js';
 import { subscriberCreateInput, subscriberUpdateInput } from './api/subscribers.js';
 import { formFields, formGuard } from './dashboard/csrf.js';
 import { mountEndpointPages } from './dashboard/endpointPages.js';
@@ -146,6 +148,50 @@ export function dashboardRouter(deps: Deps): Router {
     const raw = formFields(req).expires_in;
     const link = await createPortalLink(deps, resource, subscriber.id, raw === undefined || raw === '' ? undefined : Number(raw));
     await renderSubscriber(req, res, subscriber, { link });
+  });
+
+  router.get('/subscribers/:id/delete', async (req, res) => {
+    const subscriber = await subscribers.getSubscriber(deps, sessionContext(res).resource, req.params.id);
+    sendPage(res, 'subscriberDelete', surface.chrome(req, res, 'subscribers', 'Delete subscriber'), { subscriber });
+  });
+
+  router.post('/subscribers/:id/delete', async (req, res) => {
+    await subscribers.deleteSubscriber(deps, sessionContext(res).resource, req.params.id);
+    res.redirect(303, '/dashboard/subscribers?notice=subscriber-deleted');
+  });
+
+  // -------------------------------------------------------------------------------------------
+  // Event types: the catalogue the API's GET/POST /v1/event-types manage.
+
+  const renderEventTypes = async (req: Request, res: Response, values: Record<string, string>, failure?: FormFailure) => {
+    const { resource } = sessionContext(res);
+    const page = parseNamePage(req.query);
+    const rows = await listEventTypes(deps, resource, page);
+    const list = toPage(rows, page.limit, (t) => [t.name], (t) => t);
+    sendPage(
+      res,
+      'eventTypes',
+      surface.chrome(req, res, 'event-types', 'Event types'),
+      { eventTypes: list.data, nextCursor: list.next_cursor, values, errors: failure?.errors ?? {}, formError: failure?.formError ?? null },
+      failure?.status ?? 200,
+    );
+  };
+
+  router.get('/event-types', async (req, res) => {
+    await renderEventTypes(req, res, {});
+  });
+
+  router.post('/event-types', async (req, res) => {
+    const form = formFields(req);
+    try {
+      await declareEventType(deps, sessionContext(res).resource, eventTypeInput({ name: (form.name ?? '').trim(), description: form.description ?? '' }));
+    } catch (err) {
+      const failure = formFailure(err, ['name', 'description']);
+      if (!failure) throw err;
+      await renderEventTypes(req, res, form, failure);
+      return;
+    }
+    res.redirect(303, '/dashboard/event-types?notice=event-type-saved');
   });
 
   // -------------------------------------------------------------------------------------------

@@ -201,3 +201,43 @@ describe('dashboard: subscribers', () => {
     expect((await tdb.db('subscribers').where({ id: theirs }).first()).name).toBe('Theirs');
   });
 });
+
+describe('dashboard: event types and deleting subscribers', () => {
+  it('lists event types and declares one, with the API\'s validation next to the field', async () => {
+    const r = await createResource(tdb.db);
+    const agent = await ssoAgent(app, deps, r.id);
+    const page = await agent.get('/dashboard/event-types').expect(200);
+    expect(page.text).toContain('<code>herald.test</code>');
+    const reserved = await postForm(agent, '/dashboard/event-types', '/dashboard/event-types', { name: 'heroku.deploy', description: 'x' });
+    expect(reserved.status).toBe(422);
+    expect(fieldBlock(reserved.text, 'name')).toContain('is reserved: heroku.* and herald.* types are built in.');
+    const bad = await postForm(agent, '/dashboard/event-types', '/dashboard/event-types', { name: 'bad name!' });
+    expect(bad.status).toBe(400);
+    expect(fieldBlock(bad.text, 'name')).toContain('name: must be dot-separated segments');
+    const ok = await postForm(agent, '/dashboard/event-types', '/dashboard/event-types', { name: 'invoice.paid', description: 'An invoice was paid' });
+    expect(locationOf(ok)).toBe('/dashboard/event-types?notice=event-type-saved');
+    expect(await tdb.db('event_types').where({ resource_id: r.id, name: 'invoice.paid' }).first()).toMatchObject({ description: 'An invoice was paid' });
+    expect((await agent.get('/dashboard/event-types')).text).toContain('<td>An invoice was paid</td>');
+  });
+
+  it('deletes a subscriber (and its endpoints) only after a confirmation page', async () => {
+    const r = await createResource(tdb.db);
+    const agent = await ssoAgent(app, deps, r.id);
+    const sub = randomUUID();
+    await tdb.db('subscribers').insert({ id: sub, resource_id: r.id, name: 'Doomed' });
+    const e = await createEndpoint(tdb.db, r.id, { subscriberId: sub });
+    const confirm = await agent.get(`/dashboard/subscribers/${sub}/delete`).expect(200);
+    expect(confirm.text).toContain('Delete this subscriber?');
+    expect(await tdb.db('subscribers').where({ id: sub }).first()).toBeDefined();
+    const res = await agent.post(`/dashboard/subscribers/${sub}/delete`).type('form').send({ _csrf: csrfOf(confirm.text) });
+    expect(locationOf(res)).toBe('/dashboard/subscribers?notice=subscriber-deleted');
+    expect(await tdb.db('subscribers').where({ id: sub }).first()).toBeUndefined();
+    expect(await tdb.db('endpoints').where({ id: e.id }).first()).toBeUndefined();
+    const other = await createResource(tdb.db);
+    const theirs = randomUUID();
+    await tdb.db('subscribers').insert({ id: theirs, resource_id: other.id, name: 'Theirs' });
+    expect((await agent.get(`/dashboard/subscribers/${theirs}/delete`)).status).toBe(404);
+    expect((await agent.post(`/dashboard/subscribers/${theirs}/delete`).type('form').send({ _csrf: csrfOf(confirm.text) })).status).toBe(404);
+    expect(await tdb.db('subscribers').where({ id: theirs }).first()).toBeDefined();
+  });
+});

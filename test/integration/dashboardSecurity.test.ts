@@ -96,7 +96,7 @@ describe('security headers', () => {
     expect(page.headers['x-content-type-options']).toBe('nosniff');
     expect(page.headers['referrer-policy']).toBe('no-referrer');
     expect(page.headers['strict-transport-security']).toBeUndefined();
-    for (const path of ['/dashboard', '/dashboard/endpoints', `/dashboard/endpoints/${e.id}`, '/dashboard/endpoints/new', '/dashboard/messages', '/dashboard/subscribers', '/dashboard/api-key']) {
+    for (const path of ['/dashboard', '/dashboard/endpoints', `/dashboard/endpoints/${e.id}`, '/dashboard/endpoints/new', '/dashboard/messages', '/dashboard/subscribers', '/dashboard/event-types', '/dashboard/api-key']) {
       const html = (await agent.get(path).expect(200)).text;
       // Every <script> has a src; no style attribute or element anywhere.
       expect([path, html.match(/<script(?![^>]*\bsrc=)[^>]*>/g)]).toEqual([path, null]);

@@ -30,6 +30,8 @@ const NOTICES: Record<string, (q: Record<string, unknown>) => string> = {
   retried: () => 'Delivery queued again: it will be sent as soon as a worker is free.',
   'subscriber-created': () => 'Subscriber created.',
   'subscriber-saved': () => 'Subscriber saved.',
+  'subscriber-deleted': () => 'Subscriber deleted, with its endpoints.',
+  'event-type-saved': () => 'Event type saved.',
 };
 
 function count(v: unknown): number {

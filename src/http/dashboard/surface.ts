@@ -32,6 +32,7 @@ const DASHBOARD_NAV: readonly NavItem[] = [
   ['endpoints', '/endpoints', 'Endpoints'],
   ['messages', '/messages', 'Messages'],
   ['subscribers', '/subscribers', 'Subscribers'],
+  ['event-types', '/event-types', 'Event types'],
   ['api-key', '/api-key', 'API key'],
 ];
 
