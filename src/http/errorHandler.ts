@@ -16,12 +16,26 @@ function fromBodyParser(err: unknown): AppError | undefined {
 }
 
 /**
+ * Express itself refuses some requests by throwing an error with a 4xx `status`: the router when a
+ * path segment is not valid percent-encoding (`/v1/endpoints/%ZZ`: a URIError), static files for a
+ * malformed path. Their messages echo the raw input, so ours is fixed.
+ */
+function fromFramework(err: unknown): AppError | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const status = (err as { status?: unknown; statusCode?: unknown }).status ?? (err as { statusCode?: unknown }).statusCode;
+  if (typeof status !== 'number' || status < 400 || status > 499) return undefined;
+  if (err instanceof URIError) return new AppError(400, 'invalid_request', 'The URL is not valid: it has a malformed %-escape.');
+  if (status === 404) return new AppError(404, 'not_found', 'Not found.');
+  return new AppError(status, 'invalid_request', 'The request could not be understood.');
+}
+
+/**
  * The one place errors become responses. AppErrors are rendered as they are; a database outage
  * becomes a 503; anything else is logged with its stack and answered with a generic 500.
  */
 export function errorHandler() {
   return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
-    let appError = isAppError(err) ? err : fromBodyParser(err);
+    let appError = isAppError(err) ? err : (fromBodyParser(err) ?? fromFramework(err));
     if (!appError) {
       if (isConnectionError(err)) {
         res.locals.log?.warn('database unavailable', { err: (err as Error).message });
