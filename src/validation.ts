@@ -182,10 +182,12 @@ export function parseTime(value: unknown, field: string): Date {
   return new Date(t);
 }
 
-/** A single query-string value: arrays (`?a=1&a=2`) are refused rather than guessed at. */
+/** A single query-string value: arrays (`?a=1&a=2`) are refused rather than guessed at, and so is `%00`. */
 export function queryString(query: Record<string, unknown>, field: string): string | undefined {
   const v = query[field];
   if (v === undefined) return undefined;
   if (typeof v !== 'string') throw invalidField(field, 'give it once, as a string');
+  const problem = textProblem(v);
+  if (problem) throw invalidField(field, problem);
   return v;
 }
