@@ -1,4 +1,5 @@
 import { AppError } from './errors.js';
+import { textProblem } from './validation.js';
 
 /**
  * Cursor pagination for every list: `limit` (default 50, at most 250) and an opaque `cursor`.
@@ -38,7 +39,8 @@ export function decodeCursor(cursor: string, parts: number): string[] {
   } catch {
     throw invalidCursor();
   }
-  if (!Array.isArray(key) || key.length !== parts || !key.every((k) => typeof k === 'string' && k.length <= 300)) {
+  // A NUL would reach Postgres as a text parameter and fail there (a 500): refused like any forgery.
+  if (!Array.isArray(key) || key.length !== parts || !key.every((k) => typeof k === 'string' && k.length <= 300 && !textProblem(k))) {
     throw invalidCursor();
   }
   return key as string[];
@@ -46,6 +48,17 @@ export function decodeCursor(cursor: string, parts: number): string[] {
 
 /** Microsecond UTC text as produced by `cursorTimestamp` in SQL. */
 const CURSOR_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
+
+/**
+ * The shape is not enough: `2026-13-45T99:99:99` or year 0 would reach Postgres and fail there as
+ * "out of range" (a 500). A real instant survives a round trip through Date unchanged.
+ */
+function isCursorTime(text: string): boolean {
+  if (!CURSOR_TIME.test(text) || text.startsWith('0000')) return false;
+  const millis = `${text.slice(0, 23)}Z`;
+  const t = Date.parse(millis);
+  return !Number.isNaN(t) && new Date(t).toISOString() === millis;
+}
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** SQL expression giving the exact cursor text of a `created_at` column. */
@@ -78,7 +91,7 @@ export function parseTimePage(query: Record<string, unknown>): PageParams {
   const cursor = single(query.cursor, 'cursor');
   if (cursor === undefined || cursor === '') return { limit, after: undefined };
   const key = decodeCursor(cursor, 2);
-  if (!CURSOR_TIME.test(key[0]!) || !UUID.test(key[1]!)) throw invalidCursor();
+  if (!isCursorTime(key[0]!) || !UUID.test(key[1]!)) throw invalidCursor();
   return { limit, after: key };
 }
 
