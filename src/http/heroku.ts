@@ -2,6 +2,7 @@ import { Router, type Request } from 'express';
 import type { Deps } from '../deps.js';
 import { gone, unprocessable } from '../errors.js';
 import { changePlan, deprovisionResource, isUuid, provisionResource, type ProvisionRequest } from '../services/resources.js';
+import { jsonProblem, textProblem } from '../validation.js';
 import { jsonBody } from './jsonBody.js';
 import { partnerAuth } from './partnerAuth.js';
 
@@ -48,7 +49,17 @@ function bodyOf(req: Request): Record<string, unknown> {
   return typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
 }
 
-const optionalString = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);
+/**
+ * An informational string, kept as text: one Postgres cannot store as given (a NUL, a lone
+ * surrogate) is refused rather than failing the insert with a 500.
+ */
+function optionalText(body: Record<string, unknown>, field: string): string | null {
+  const v = body[field];
+  if (typeof v !== 'string' || v === '') return null;
+  const problem = textProblem(v);
+  if (problem) throw unprocessable('invalid_request', `${field}: ${problem}.`, { field });
+  return v;
+}
 
 /** Validates what provisioning needs and keeps the rest as informational; extra keys are fine. */
 function provisionRequestFrom(req: Request): ProvisionRequest {
@@ -57,13 +68,15 @@ function provisionRequestFrom(req: Request): ProvisionRequest {
   if (typeof body.plan !== 'string' || body.plan === '') throw unprocessable('invalid_plan', 'plan: a plan name is required.');
   if (typeof body.region !== 'string' || body.region === '') throw unprocessable('invalid_region', 'region: a region is required.');
   const options = typeof body.options === 'object' && body.options !== null && !Array.isArray(body.options) ? body.options : {};
+  const problem = jsonProblem(options);
+  if (problem) throw unprocessable('invalid_options', `options: ${problem}.`, { field: 'options' });
   return {
     uuid: body.uuid,
     plan: body.plan,
     region: body.region,
-    name: optionalString(body.name),
-    herokuId: optionalString(body.heroku_id),
-    callbackUrl: optionalString(body.callback_url),
+    name: optionalText(body, 'name'),
+    herokuId: optionalText(body, 'heroku_id'),
+    callbackUrl: optionalText(body, 'callback_url'),
     options: options as Record<string, unknown>,
   };
 }
