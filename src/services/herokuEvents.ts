@@ -3,7 +3,7 @@ import type { Deps } from '../deps.js';
 import { sha256Hex } from '../crypto.js';
 import { gone, notFound, unprocessable } from '../errors.js';
 import { isValidNameSegment } from '../eventTypes.js';
-import { isPlainObject, isUuid } from '../validation.js';
+import { isPlainObject, isUuid, jsonProblem } from '../validation.js';
 import { createMessage, type CreatedMessage } from './messages.js';
 
 /** Longest `<event>` kept in `heroku.<event>`, so the type stays within the 100-character limit. */
@@ -40,6 +40,9 @@ export async function recordHerokuEvent(deps: Deps, resourceId: string, body: un
   if (resource.state !== 'provisioned') throw gone('This add-on resource has been deprovisioned.');
 
   if (!isPlainObject(body)) throw unprocessable('invalid_event', 'The body must be a JSON object {heroku_id, event, detail}.');
+  // Stored as JSON text, where NUL and lone surrogates survive as escapes; 1e400 would turn into null.
+  const problem = jsonProblem(body, { text: false });
+  if (problem) throw unprocessable('invalid_event', `The notification ${problem}.`);
   const event = body.event;
   if (typeof event !== 'string' || event.trim() === '') {
     throw unprocessable('invalid_event', 'event: is required and must be a non-empty string (deploy, attach, detach, ...).', { field: 'event' });
