@@ -1,5 +1,6 @@
 import type { Config } from './config.js';
 import { safeEqual, sha1Hex, sha256Hex } from './crypto.js';
+import { textProblem } from './validation.js';
 
 /**
  * Heroku single sign-on tokens. Pure: no I/O, the time is passed in.
@@ -59,9 +60,13 @@ export type SsoVerification = { ok: true; sso: VerifiedSso } | { ok: false; reas
 
 const TIMESTAMP = /^\d{1,12}$/;
 
-/** Only plain strings count: a repeated form field arrives as an array and is refused. */
+/**
+ * Only plain strings count: a repeated form field arrives as an array and is refused. So is one
+ * Postgres could not store (`email=%00`): the sign-in records app and email, and the insert would
+ * fail with a 500 after the token had checked out.
+ */
 function str(value: unknown): string | undefined {
-  return typeof value === 'string' && value !== '' ? value : undefined;
+  return typeof value === 'string' && value !== '' && !textProblem(value) ? value : undefined;
 }
 
 /**
