@@ -6,7 +6,7 @@ import ipaddr from 'ipaddr.js';
  * SSRF guard for endpoint URLs. Only globally routable unicast addresses are allowed: loopback,
  * private (10/8, 172.16/12, 192.168/16), carrier-grade NAT, link-local (incl. 169.254.169.254, the
  * cloud metadata service), unique-local (fc00::/7), multicast, unspecified, reserved and the
- * IPv6 ranges that embed an IPv4 address (mapped, 6to4, Teredo, NAT64) are refused.
+ * IPv6 ranges that embed an IPv4 address (mapped, compatible, 6to4, Teredo, NAT64) are refused.
  * Decimal/octal/hex IPv4 spellings are normalised by the WHATWG URL parser before they get here.
  *
  * At send time the check runs inside the socket's DNS lookup (`guardedLookup`), so the address
@@ -29,6 +29,11 @@ export function forbiddenAddressReason(ip: string): string | undefined {
     addr = (addr as ipaddr.IPv6).toIPv4Address();
   }
   const range = addr.range();
+  // ::/96 (IPv4-compatible, `[::127.0.0.1]`) is deprecated (RFC 4291) and ipaddr.js calls it
+  // unicast; a host with a sit tunnel routes it to the embedded IPv4 address. Never a real target.
+  if (range === 'unicast' && addr.kind() === 'ipv6' && (addr as ipaddr.IPv6).parts.slice(0, 6).every((p) => p === 0)) {
+    return `${addr.toString()} is an IPv4-compatible address`;
+  }
   if (range === 'unicast') return undefined;
   return `${addr.toString()} is a ${range} address`;
 }
