@@ -8,7 +8,7 @@ import { attemptRequestBodies } from '../../services/deliveries.js';
 import { listEventTypes } from '../../services/eventTypes.js';
 import * as scoped from '../../services/portal.js';
 import { deliveryStatusCounts } from '../../services/stats.js';
-import { parseTime } from '../../validation.js';
+import { parseTime, textProblem } from '../../validation.js';
 import { formFailure, sendPage } from './render.js';
 import type { Surface } from './surface.js';
 
@@ -24,6 +24,11 @@ function searchTerm(q: string): string {
 }
 
 function messageFilter(values: FilterValues): MessageFilter {
+  for (const field of FILTER_FIELDS) {
+    // `?q=%00` would reach Postgres as a text parameter and fail there (a 500).
+    const problem = textProblem(values[field]);
+    if (problem) throw invalidField(field, problem);
+  }
   const filter: MessageFilter = {};
   if (values.event_type !== '') filter.eventType = values.event_type;
   if (values.status !== '') {
