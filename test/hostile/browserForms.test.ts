@@ -96,7 +96,12 @@ function hostileForm(fields: Record<string, string[]>, bad: Record<string, strin
     model[name] = fc.oneof({ weight: 8, arbitrary: valid(values) }, { weight: 1, arbitrary: valid(bad[name] ?? ['']) }, { weight: 1, arbitrary: field });
   }
   const oddKey = fc.constantFrom('a[b]', '_csrf[]', '__proto__', 'constructor', 'url[]', 'x'.repeat(300));
-  return fc.tuple(fc.record(model, { requiredKeys: [] }), fc.option(fc.tuple(oddKey, field), { freq: 6 })).map(([form, extra]) => (extra ? { ...form, [extra[0]]: extra[1] } : form));
+  return fc.tuple(fc.record(model, { requiredKeys: [] }), fc.option(fc.tuple(oddKey, field), { freq: 6 })).map(([form, extra]) => {
+    const out: Record<string, Field> = {};
+    for (const [k, v] of Object.entries(form)) if (v) out[k] = v;
+    if (extra) out[extra[0]] = extra[1];
+    return out;
+  });
 }
 
 const encodeForm = (form: Record<string, Field>, csrf: string) =>
