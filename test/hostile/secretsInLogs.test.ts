@@ -4,7 +4,9 @@ import request from 'supertest';
 import { createApp } from '../../src/app.js';
 import { runOnce } from '../../src/delivery/worker.js';
 import type { Deps } from '../../src/deps.js';
+import { setUrlResolver } from '../../src/services/endpoints.js';
 import { SESSION_COOKIE, PORTAL_COOKIE } from '../../src/session.js';
+import type { Resolver } from '../../src/ssrf.js';
 import { resourceToken, userScopedResourceToken } from '../../src/ssoTokens.js';
 import { capturedLogs, testDeps } from '../helpers/deps.js';
 import { startReceiver, type Receiver } from '../helpers/receiver.js';
@@ -37,14 +39,22 @@ const remember = (what: string, value: string | null | undefined) => {
   if (value) secrets.set(value, what);
 };
 
+/** Slack and Discord resolve to a closed local port: their deliveries fail (and are logged) without the internet. */
+const chatDns: Resolver = async (host) => {
+  if (host === 'hooks.slack.com' || host === 'discord.com') return [{ address: '127.0.0.1', family: 4 }];
+  throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: 'ENOTFOUND' });
+};
+
 beforeAll(async () => {
   tdb = await createTestDb();
   deps = testDeps(tdb.db, { env: ENV });
+  setUrlResolver(chatDns);
   app = createApp(deps);
   receiver = await startReceiver();
   for (const [k, v] of Object.entries(ENV)) if (/PASSWORD|SALT|SECRET/.test(k)) remember(k, v);
 });
 afterAll(async () => {
+  setUrlResolver(undefined);
   await receiver.close();
   await tdb.destroy();
 });
@@ -139,6 +149,13 @@ it('no secret reaches any log line during provisioning, sign-in, the dashboard, 
   remember('a custom X-Api-Key header value', customHeader);
   remember('endpoint secret (read)', (await api.get(`/v1/endpoints/${endpoint.id}/secret`).expect(200)).body.secret);
   remember('endpoint secret (rotated)', (await api.post(`/v1/endpoints/${endpoint.id}/secret/rotate`).expect(200)).body.secret);
+  // Slack's and Discord's webhook URLs carry their credential in the path.
+  const slackToken = rand(18);
+  const discordToken = rand(30);
+  remember('Slack webhook token', slackToken);
+  remember('Discord webhook token', discordToken);
+  await api.post('/v1/endpoints', { url: `https://hooks.slack.com/services/T000/B000/${slackToken}`, format: 'slack' }).expect(201);
+  await api.post('/v1/endpoints', { url: `https://discord.com/api/webhooks/123/${discordToken}`, format: 'discord' }).expect(201);
   receiver.script('/api-hook', { status: 500 }, { status: 200 });
   for (let i = 0; i < 3; i++) await api.post('/v1/messages', { event_type: 'invoice.paid', data: { n: i } }).expect(202);
 
@@ -148,8 +165,8 @@ it('no secret reaches any log line during provisioning, sign-in, the dashboard, 
   await request(app).post(`/heroku/resources/${resourceId}/events`).set('Authorization', partner).send({ event: 'deploy', heroku_id: 'app1@heroku.com', detail: { log_token: eventLogToken, app: 'demo' } }).expect(200);
 
   // --- The worker delivers (signed, at debug level every success is logged), one failure included.
-  await runOnce(deps);
-  await runOnce(deps);
+  await runOnce(deps, { resolve: chatDns });
+  await runOnce(deps, { resolve: chatDns });
   expect(receiver.requests.length).toBeGreaterThanOrEqual(8);
   for (const r of receiver.requests) remember('a webhook-signature header', r.headers['webhook-signature']);
 
