@@ -71,7 +71,15 @@ async function post(path: string, body: unknown, method = 'POST'): Promise<{ res
 }
 
 /** Values that broke (or could break) storage: every property tries them first, in its fields. */
-const POISON_STRINGS: unknown[] = ['\u0000', 'a\u0000b', '\ud800', 'a\udfffb', '<script>alert(1)</script>', "'; drop table subscribers; --", 'x'.repeat(5000)];
+const POISON_STRINGS: unknown[] = [
+  '\u0000',
+  'a\u0000b',
+  '\ud800',
+  'a\udfffb',
+  '<script>alert(1)</script>',
+  "'; drop table subscribers; --",
+  'x'.repeat(5000),
+];
 const POISON_OBJECTS: unknown[] = [
   { v: '\u0000' },
   { v: 'a\ud800' },
@@ -105,7 +113,14 @@ describe('subscribers', () => {
         expect(back).toMatchObject({ id, name: sent.name, external_id: sent.external_id ?? null });
         expectSameJson(back.metadata, sent.metadata ?? {});
       }),
-      { numRuns: RUNS, examples: [...examples({ name: 'n' }, 'name', POISON_STRINGS), ...examples({ name: 'n' }, 'external_id', POISON_STRINGS), ...examples({ name: 'n' }, 'metadata', POISON_OBJECTS)] },
+      {
+        numRuns: RUNS,
+        examples: [
+          ...examples({ name: 'n' }, 'name', POISON_STRINGS),
+          ...examples({ name: 'n' }, 'external_id', POISON_STRINGS),
+          ...examples({ name: 'n' }, 'metadata', POISON_OBJECTS),
+        ],
+      },
     );
   });
 
@@ -120,7 +135,14 @@ describe('subscribers', () => {
         expect(back.external_id).toBe(sent.external_id === undefined ? before.external_id : sent.external_id);
         expectSameJson(back.metadata, sent.metadata ?? before.metadata);
       }),
-      { numRuns: RUNS, examples: [...examples({}, 'name', POISON_STRINGS), ...examples({}, 'external_id', POISON_STRINGS), ...examples({}, 'metadata', POISON_OBJECTS)] },
+      {
+        numRuns: RUNS,
+        examples: [
+          ...examples({}, 'name', POISON_STRINGS),
+          ...examples({}, 'external_id', POISON_STRINGS),
+          ...examples({}, 'metadata', POISON_OBJECTS),
+        ],
+      },
     );
   });
 
@@ -148,7 +170,13 @@ describe('event types', () => {
         const list = (await get('/v1/event-types?limit=250')).json as { data: Array<Record<string, unknown>> };
         expect(list.data.find((t) => t.name === sent.name)).toMatchObject({ description: sent.description ?? '', builtin: false });
       }),
-      { numRuns: RUNS, examples: [...examples({ name: 'poison.test' }, 'description', POISON_STRINGS), ...examples({}, 'name', POISON_STRINGS)] },
+      {
+        numRuns: RUNS,
+        examples: [
+          ...examples({ name: 'poison.test' }, 'description', POISON_STRINGS),
+          ...examples({}, 'name', POISON_STRINGS),
+        ],
+      },
     );
   });
 });
@@ -191,7 +219,15 @@ describe('endpoints', () => {
         if (sent.secret !== undefined) expect(created.secret).toBe(sent.secret);
         expect(((await get(`/v1/endpoints/${created.id}/secret`)).json as { secret: string }).secret).toBe(created.secret);
       }),
-      { numRuns: RUNS, examples: [...examples({ url: 'http://93.184.216.34/x' }, 'description', POISON_STRINGS), ...examples({ url: 'http://93.184.216.34/x' }, 'version', POISON_STRINGS), ...examples({ url: 'http://93.184.216.34/x' }, 'headers', POISON_OBJECTS), ...examples({}, 'url', POISON_STRINGS)] },
+      {
+        numRuns: RUNS,
+        examples: [
+          ...examples({ url: 'http://93.184.216.34/x' }, 'description', POISON_STRINGS),
+          ...examples({ url: 'http://93.184.216.34/x' }, 'version', POISON_STRINGS),
+          ...examples({ url: 'http://93.184.216.34/x' }, 'headers', POISON_OBJECTS),
+          ...examples({}, 'url', POISON_STRINGS),
+        ],
+      },
     );
   });
 
@@ -203,7 +239,15 @@ describe('endpoints', () => {
         if (res.status !== 200) return;
         await expectEndpoint(a.endpointId, sent, before);
       }),
-      { numRuns: RUNS, examples: [...examples({}, 'description', POISON_STRINGS), ...examples({}, 'version', POISON_STRINGS), ...examples({}, 'headers', POISON_OBJECTS), ...examples({}, 'url', POISON_STRINGS)] },
+      {
+        numRuns: RUNS,
+        examples: [
+          ...examples({}, 'description', POISON_STRINGS),
+          ...examples({}, 'version', POISON_STRINGS),
+          ...examples({}, 'headers', POISON_OBJECTS),
+          ...examples({}, 'url', POISON_STRINGS),
+        ],
+      },
     );
   });
 
@@ -226,7 +270,10 @@ describe('endpoints', () => {
         const { res } = await post(`/v1/endpoints/${a.endpointId}/recover`, body);
         if (res.status === 202) expect(typeof (res.json as { requeued: unknown }).requeued).toBe('number');
       }),
-      { numRuns: RUNS, examples: [[{ since: '2026-11-15T11:00:00Z' }], [{ since: '2026-11-15T11:00:00Z', extra: 1 }], [{ since: '2026-11-15T11:00:00\u0000Z' }]] },
+      {
+        numRuns: RUNS,
+        examples: [[{ since: '2026-11-15T11:00:00Z' }], [{ since: '2026-11-15T11:00:00Z', extra: 1 }], [{ since: '2026-11-15T11:00:00\u0000Z' }]],
+      },
     );
   });
 
@@ -276,7 +323,15 @@ describe('messages and deliveries', () => {
           expect(message.event_id).toBe(sent.event_id);
         }
       }),
-      { numRuns: RUNS * 2, examples: [...examples({ event_type: 'poison.test' }, 'data', POISON_OBJECTS), ...examples({ event_type: 'poison.test', data: {} }, 'event_id', POISON_STRINGS), ...examples({ event_type: 'poison.test', data: {} }, 'version', POISON_STRINGS), ...examples({ data: {} }, 'event_type', POISON_STRINGS)] },
+      {
+        numRuns: RUNS * 2,
+        examples: [
+          ...examples({ event_type: 'poison.test' }, 'data', POISON_OBJECTS),
+          ...examples({ event_type: 'poison.test', data: {} }, 'event_id', POISON_STRINGS),
+          ...examples({ event_type: 'poison.test', data: {} }, 'version', POISON_STRINGS),
+          ...examples({ data: {} }, 'event_type', POISON_STRINGS),
+        ],
+      },
     );
   });
 

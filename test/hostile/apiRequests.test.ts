@@ -186,7 +186,10 @@ describe('ids and query strings', () => {
         const res = await sendHostile(client, tdb.db, req, { readOnly: true });
         if (res.status !== 200 && res.status !== 400 && res.status !== 404) throw new Error(`${res.status} for ${describeRequest(req)}`);
       }),
-      { numRuns: RUNS * 2, examples: [[['/v1/messages', [['event_type', '%00']]]], [['/v1/event-types', [['cursor', Buffer.from('["\\u0000"]').toString('base64url')]]]]] },
+      {
+        numRuns: RUNS * 2,
+        examples: [[['/v1/messages', [['event_type', '%00']]]], [['/v1/event-types', [['cursor', Buffer.from('["\\u0000"]').toString('base64url')]]]]],
+      },
     );
   });
 

@@ -9,7 +9,16 @@ import { encodeSession, PORTAL_COOKIE, SESSION_COOKIE, type Session } from '../.
 import { legacyToken, resourceToken, userScopedResourceToken } from '../../src/ssoTokens.js';
 import { manualClock, testConfig, testDeps } from '../helpers/deps.js';
 import { partnerAuthHeader } from '../helpers/heroku.js';
-import { clientErrorProblem, describeRequest, rawClient, snapshotDb, type RawClient, type RawRequest, type RawResponse } from '../helpers/hostile.js';
+import {
+  clientErrorProblem,
+  describeRequest,
+  jsonRequest,
+  rawClient,
+  snapshotDb,
+  type RawClient,
+  type RawRequest,
+  type RawResponse,
+} from '../helpers/hostile.js';
 import { createTestDb, type TestDb } from '../helpers/testDb.js';
 import { fixture, type Fixture } from './apiSetup.js';
 
@@ -57,6 +66,8 @@ async function refused(req: RawRequest, status: number, kind: 'json' | 'html' = 
 }
 
 const basic = (user: string, pass: string) => `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
+const bearer = () => ({ Authorization: `Bearer ${a.apiKey}` });
+const FORM = { 'Content-Type': 'application/x-www-form-urlencoded' };
 
 describe('partner API: Basic auth on every route', () => {
   const routes = (): RawRequest[] => [
@@ -95,7 +106,7 @@ describe('partner API: Basic auth on every route', () => {
   });
 
   it('the right credentials reach each route (so the refusals above are the auth)', async () => {
-    const res = await client.send({ method: 'PUT', path: `/heroku/resources/${a.resourceId}`, headers: { 'Content-Type': 'application/json', Authorization: partnerAuthHeader(deps.config) }, body: '{"plan":"basic"}' });
+    const res = await client.send(jsonRequest('PUT', `/heroku/resources/${a.resourceId}`, '{"plan":"basic"}', { Authorization: partnerAuthHeader(deps.config) }));
     expect(res.status).toBe(200);
   });
 });
@@ -195,7 +206,7 @@ describe('dashboard: the session cookie', () => {
   const cookie = (value: string, name = SESSION_COOKIE) => ({ Cookie: `${name}=${value}` });
   const pages = (s: Session): RawRequest[] => {
     const form = `_csrf=${encodeURIComponent(csrfToken(deps.config, s))}`;
-    const post = (path: string): RawRequest => ({ method: 'POST', path, headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: form });
+    const post = (path: string): RawRequest => ({ method: 'POST', path, headers: FORM, body: form });
     return [
       { method: 'GET', path: '/dashboard' },
       { method: 'GET', path: '/dashboard/endpoints' },
@@ -226,10 +237,18 @@ describe('dashboard: the session cookie', () => {
     ['garbage', 401, () => cookie('not-a-session')],
     ['no signature', 401, () => cookie(good().split('.')[0]!)],
     ['an expired session', 401, () => cookie(encodeSession(deps.config, session({ iat: now() - 7200, exp: now() - 1 })))],
-    ['a session signed with another SESSION_SECRET', 401, () => cookie(encodeSession(testConfig({ SESSION_SECRET: 'a-completely-different-session-secret-32' }), session()))],
+    [
+      'a session signed with another SESSION_SECRET',
+      401,
+      () => cookie(encodeSession(testConfig({ SESSION_SECRET: 'a-completely-different-session-secret-32' }), session())),
+    ],
     ['a portal session in the dashboard cookie', 401, () => cookie(encodeSession(deps.config, session({ kind: 'portal', subscriberId: a.subscriberId })))],
     ['the dashboard session in the portal cookie only', 401, () => cookie(good(), PORTAL_COOKIE)],
-    ...[0, 1, 2, 3, 4, 5, 6, 7].map((n): [string, number, () => Record<string, string>] => [`the cookie altered at sample byte ${n}`, 401, () => cookie(alterations(good())[n]!)]),
+    ...[0, 1, 2, 3, 4, 5, 6, 7].map((n): [string, number, () => Record<string, string>] => [
+      `the cookie altered at sample byte ${n}`,
+      401,
+      () => cookie(alterations(good())[n]!),
+    ]),
     ['a session for a deprovisioned resource', 403, () => cookie(encodeSession(deps.config, session({ resourceId: gone.resourceId })))],
     ['a session for a resource that never existed', 403, () => cookie(encodeSession(deps.config, session({ resourceId: randomUUID() })))],
   ];
@@ -290,7 +309,7 @@ describe('SSO: tokens', () => {
 
   it.each(FORMS)('%s → 403 page, by POST /sso/login and by the legacy GET', async (_name, makeForm) => {
     const form = makeForm();
-    const res = await refused({ method: 'POST', path: '/sso/login', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: encode(form) }, 403, 'html');
+    const res = await refused({ method: 'POST', path: '/sso/login', headers: FORM, body: encode(form) }, 403, 'html');
     expect(String(res.headers['set-cookie'] ?? '')).not.toMatch(/herald_session=[^;]/);
     const { id, resource_id, ...rest } = form;
     await refused({ method: 'GET', path: `/heroku/resources/${id ?? resource_id}?${encode(rest)}` }, 403, 'html');
@@ -298,14 +317,15 @@ describe('SSO: tokens', () => {
 
   it('the right token signs in (so the refusals above are the token checks)', async () => {
     const t = ts(0);
-    const res = await client.send({ method: 'POST', path: '/sso/login', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: encode({ resource_id: a.resourceId, timestamp: t, resource_token: resourceToken(a.resourceId, salt(), t) }) });
+    const form = encode({ resource_id: a.resourceId, timestamp: t, resource_token: resourceToken(a.resourceId, salt(), t) });
+    const res = await client.send({ method: 'POST', path: '/sso/login', headers: FORM, body: form });
     expect(res.status).toBe(303);
   });
 });
 
 describe('portal: signed links and the portal cookie', () => {
   const link = async (expiresIn = 3600): Promise<string> => {
-    const res = await client.send({ method: 'POST', path: `/v1/subscribers/${a.subscriberId}/portal-link`, headers: { Authorization: `Bearer ${a.apiKey}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ expires_in: expiresIn }) });
+    const res = await client.send(jsonRequest('POST', `/v1/subscribers/${a.subscriberId}/portal-link`, { expires_in: expiresIn }, bearer()));
     expect(res.status).toBe(201);
     return new URL((res.json as { url: string }).url).searchParams.get('token')!;
   };
@@ -316,6 +336,7 @@ describe('portal: signed links and the portal cookie', () => {
     const [data, sig] = token.split('.') as [string, string];
     const claims = JSON.parse(Buffer.from(data, 'base64url').toString('utf8')) as Record<string, unknown>;
     const reclaimed = (c: Record<string, unknown>) => `${Buffer.from(JSON.stringify(c)).toString('base64url')}.${sig}`;
+    const portalSession = { resourceId: a.resourceId, subscriberId: a.subscriberId, kind: 'portal' as const, email: null, userId: null, app: null, sid: 's' };
     const bad: Array<[string, string]> = [
       ['empty', ''],
       ['no signature', data],
@@ -324,7 +345,7 @@ describe('portal: signed links and the portal cookie', () => {
       ['data altered', `${data.slice(0, -1)}${data.endsWith('A') ? 'B' : 'A'}.${sig}`],
       ['another subscriber in the claims', reclaimed({ ...claims, s: b.subscriberId })],
       ['a later expiry in the claims', reclaimed({ ...claims, exp: (claims.exp as number) + 86_400 })],
-      ['a session cookie as a link', encodeSession(deps.config, { resourceId: a.resourceId, subscriberId: a.subscriberId, kind: 'portal', email: null, userId: null, app: null, sid: 's', iat: 0, exp: 2e9, max: 2e9 })],
+      ['a session cookie as a link', encodeSession(deps.config, { ...portalSession, iat: 0, exp: 2e9, max: 2e9 })],
       ['oversized', `${'A'.repeat(2000)}.${sig}`],
     ];
     for (const [, t] of bad) {
@@ -336,9 +357,9 @@ describe('portal: signed links and the portal cookie', () => {
   });
 
   it('a link for a deleted subscriber or a deprovisioned resource → 403 page', async () => {
-    const res = await client.send({ method: 'POST', path: '/v1/subscribers', headers: { Authorization: `Bearer ${a.apiKey}`, 'Content-Type': 'application/json' }, body: '{"name":"Temp"}' });
+    const res = await client.send(jsonRequest('POST', '/v1/subscribers', '{"name":"Temp"}', bearer()));
     const temp = (res.json as { id: string }).id;
-    const tl = await client.send({ method: 'POST', path: `/v1/subscribers/${temp}/portal-link`, headers: { Authorization: `Bearer ${a.apiKey}`, 'Content-Type': 'application/json' }, body: '{}' });
+    const tl = await client.send(jsonRequest('POST', `/v1/subscribers/${temp}/portal-link`, '{}', bearer()));
     const token = new URL((tl.json as { url: string }).url).searchParams.get('token')!;
     await tdb.db('subscribers').where({ id: temp }).delete();
     await refused(open(token), 403, 'html');
@@ -369,7 +390,7 @@ describe('portal: signed links and the portal cookie', () => {
       { method: 'GET', path: '/portal/endpoints' },
       { method: 'GET', path: '/portal/messages' },
       { method: 'GET', path: '/portal/verify' },
-      { method: 'POST', path: `/portal/endpoints/${a.endpointId}/secret`, headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: `_csrf=${encodeURIComponent(csrfToken(deps.config, portal()))}` },
+      { method: 'POST', path: `/portal/endpoints/${a.endpointId}/secret`, headers: FORM, body: `_csrf=${encodeURIComponent(csrfToken(deps.config, portal()))}` },
     ];
     const cases: Array<[string | undefined, number]> = [
       [undefined, 401],

@@ -142,14 +142,17 @@ const ENDPOINT_FORM_BAD = {
 describe('dashboard forms', () => {
   it('POST /dashboard/endpoints creates what the form says, or re-renders the form with a 4xx', async () => {
     await fc.assert(
-      fc.asyncProperty(hostileForm({ ...ENDPOINT_FORM, subscriber_id: [a.subscriberId, ''] }, { ...ENDPOINT_FORM_BAD, subscriber_id: [b.subscriberId, 'junk'] }), async (form) => {
-        const res = await submit(post(dashboard, '/dashboard/endpoints', form));
-        if (res.status !== 303) return;
-        const id = /\/dashboard\/endpoints\/([0-9a-f-]{36})\?/.exec(res.headers.location!)![1]!;
-        const row = await tdb.db('endpoints').where({ id, resource_id: a.resourceId }).first();
-        if (form.url?.dec !== undefined) expect(row.url).toBe(new URL(form.url.dec.trim()).href);
-        if (form.description?.dec !== undefined) expect(row.description).toBe(form.description.dec);
-      }),
+      fc.asyncProperty(
+        hostileForm({ ...ENDPOINT_FORM, subscriber_id: [a.subscriberId, ''] }, { ...ENDPOINT_FORM_BAD, subscriber_id: [b.subscriberId, 'junk'] }),
+        async (form) => {
+          const res = await submit(post(dashboard, '/dashboard/endpoints', form));
+          if (res.status !== 303) return;
+          const id = /\/dashboard\/endpoints\/([0-9a-f-]{36})\?/.exec(res.headers.location!)![1]!;
+          const row = await tdb.db('endpoints').where({ id, resource_id: a.resourceId }).first();
+          if (form.url?.dec !== undefined) expect(row.url).toBe(new URL(form.url.dec.trim()).href);
+          if (form.description?.dec !== undefined) expect(row.description).toBe(form.description.dec);
+        },
+      ),
       { numRuns: RUNS, examples: [[{ url: { enc: 'http%3A%2F%2F93.184.216.34%2F', dec: 'http://93.184.216.34/' }, description: { enc: '%00', dec: undefined } }]] },
     );
     tally.expectBoth();
@@ -197,6 +200,8 @@ describe('dashboard forms', () => {
       [`/dashboard/endpoints/${a.endpointId}/secret`, {}],
       [`/dashboard/deliveries/${a.deliveryId}/retry`, {}],
       ['/dashboard/api-key', {}],
+      ['/dashboard/logout', {}],
+      ['/logout', {}],
     ];
     const arb = fc.constantFrom(...actions).chain(([path, fields]) => fc.tuple(fc.constant(path), hostileForm(fields)));
     await fc.assert(
@@ -227,11 +232,16 @@ describe('portal forms', () => {
   it('POST /portal/endpoints/:id (edit) and its actions never reach another subscriber\'s endpoint', async () => {
     const actions = ['', '/enable', '/disable', '/test', '/secret', '/secret/rotate', '/recover', '/delete'];
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom(...actions), fc.constantFrom(b.endpointId, randomUUID()), hostileForm({ description: ['x'], since: ['2026-11-23T00:00'] }), async (action, id, form) => {
-        const res = await submit(post(portal, `/portal/endpoints/${id}${action}`, form));
-        // 404 (not theirs), or 400 when the form is refused before the lookup: nothing written either way.
-        expect([400, 404]).toContain(res.status);
-      }),
+      fc.asyncProperty(
+        fc.constantFrom(...actions),
+        fc.constantFrom(b.endpointId, randomUUID()),
+        hostileForm({ description: ['x'], since: ['2026-11-23T00:00'] }),
+        async (action, id, form) => {
+          const res = await submit(post(portal, `/portal/endpoints/${id}${action}`, form));
+          // 404 (not theirs), or 400 when the form is refused before the lookup: nothing written either way.
+          expect([400, 404]).toContain(res.status);
+        },
+      ),
       { numRuns: Math.ceil(RUNS / 2) },
     );
   });
@@ -306,7 +316,8 @@ describe('ids, query strings and bodies that are not forms', () => {
       const base = surface === dashboard ? '/dashboard' : '/portal';
       for (const type of ['application/json', 'multipart/form-data; boundary=x', 'text/plain', undefined]) {
         const body = type === 'application/json' ? JSON.stringify({ _csrf: surface.csrf, url: 'http://93.184.216.34/' }) : `_csrf=${surface.csrf}`;
-        const res = await sendHostile(client, tdb.db, { method: 'POST', path: `${base}/endpoints`, headers: { Cookie: surface.cookie, 'Content-Type': type }, body }, { kind: 'html' });
+        const req = { method: 'POST', path: `${base}/endpoints`, headers: { Cookie: surface.cookie, 'Content-Type': type }, body };
+        const res = await sendHostile(client, tdb.db, req, { kind: 'html' });
         expect(res.status).toBe(403);
       }
       const big = await sendHostile(client, tdb.db, post(surface, `${base}/endpoints`, { description: { enc: 'x'.repeat(210_000), dec: undefined } }), { kind: 'html' });

@@ -62,6 +62,7 @@ beforeEach(() => {
   tally = new Tally();
 });
 
+const FORM = { 'Content-Type': 'application/x-www-form-urlencoded' };
 const REGIONS = ['amazon-web-services::us-east-1', 'amazon-web-services::eu-west-1', 'us', 'eu', 'mars::north'];
 const parsed = (body: unknown): Record<string, unknown> => JSON.parse(toJsonText(body)) as Record<string, unknown>;
 
@@ -146,7 +147,13 @@ describe('partner API (Basic auth given)', () => {
       ['POST', `/heroku/resources/${live.resourceId}/events`, '{"event":"deploy","detail":{}}'],
     ];
     const arb = fc.constantFrom(...routes).chain((r) =>
-      fc.tuple(fc.constant(r), fc.oneof(brokenJsonBodies(r[2]).map((b) => ({ type: 'application/json' as string | undefined, body: b })), fc.constantFrom(...NON_JSON_CONTENT_TYPES).map((type) => ({ type, body: r[2] })))),
+      fc.tuple(
+        fc.constant(r),
+        fc.oneof(
+          brokenJsonBodies(r[2]).map((b) => ({ type: 'application/json' as string | undefined, body: b })),
+          fc.constantFrom(...NON_JSON_CONTENT_TYPES).map((type) => ({ type, body: r[2] })),
+        ),
+      ),
     );
     await fc.assert(
       fc.asyncProperty(arb, async ([[method, path], { type, body }]) => {
@@ -187,8 +194,9 @@ describe('Heroku events receiver', () => {
         expect(row).toBeDefined();
         const back = await client.send({ method: 'GET', path: `/v1/messages/${row.id}`, headers: { Authorization: `Bearer ${live.apiKey}` } });
         const detail = sent.detail ?? {};
-        const { log_token: _dropped, ...kept } = typeof detail === 'object' && detail !== null && !Array.isArray(detail) ? (detail as Record<string, unknown>) : { log_token: undefined };
-        const expectedDetail = typeof detail === 'object' && detail !== null && !Array.isArray(detail) ? kept : detail;
+        const isObject = typeof detail === 'object' && detail !== null && !Array.isArray(detail);
+        const { log_token: _dropped, ...kept } = isObject ? (detail as Record<string, unknown>) : {};
+        const expectedDetail = isObject ? kept : detail;
         expectSameJson((back.json as { data: unknown }).data, { event: sent.event, heroku_id: sent.heroku_id ?? null, detail: expectedDetail });
         expect((back.json as { source: string }).source).toBe('heroku');
       }),
@@ -232,7 +240,11 @@ describe('SSO', () => {
   /** A form (or query) with a valid token for its own fields half the time, so the sign-in itself runs. */
   const ssoRequest = () =>
     fc
-      .tuple(ssoFields, fc.constantFrom<TokenKind>('none', 'resource', 'user_scoped', 'legacy', 'forged'), fc.constantFrom(live.resourceId, gone.resourceId, randomUUID()))
+      .tuple(
+        ssoFields,
+        fc.constantFrom<TokenKind>('none', 'resource', 'user_scoped', 'legacy', 'forged'),
+        fc.constantFrom(live.resourceId, gone.resourceId, randomUUID()),
+      )
       .map(([f, kind, id]) => signed(f, kind, id));
   /** Valid sign-ins carrying what Postgres cannot store, tried first. */
   const signedExamples = (): Array<[Record<string, string>]> => [
@@ -289,7 +301,7 @@ describe('SSO', () => {
     await fc.assert(
       fc.asyncProperty(ssoRequest(), async (fields) => {
         const body = encode(fields);
-        const res = await sendHostile(client, tdb.db, { method: 'POST', path: '/sso/login', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body }, { kind: 'html' });
+        const res = await sendHostile(client, tdb.db, { method: 'POST', path: '/sso/login', headers: FORM, body }, { kind: 'html' });
         await checkSignIn(res);
         if (res.status !== 303) return;
         // What the sign-in recorded is what the form said, decoded as the form parser (qs) does:
@@ -319,7 +331,7 @@ describe('SSO', () => {
       fc.asyncProperty(ssoRequest(), async (fields) => {
         const id = fields.id ?? fields.resource_id ?? 'x';
         const { id: _id, resource_id: _rid, ...rest } = fields;
-        const res = await sendHostile(client, tdb.db, { method: 'GET', path: `/heroku/resources/${encodeURIComponent(id)}?${encode({ ...rest, ...(fields.resource_token ? {} : {}) })}` }, { kind: 'html' });
+        const res = await sendHostile(client, tdb.db, { method: 'GET', path: `/heroku/resources/${encodeURIComponent(id)}?${encode(rest)}` }, { kind: 'html' });
         await checkSignIn(res);
       }),
       { numRuns: RUNS, examples: signedExamples() },
@@ -329,15 +341,16 @@ describe('SSO', () => {
 
   it('POST /sso/login with JSON, multipart, no body or 25 KB of form is an HTML 4xx', async () => {
     for (const type of ['application/json', 'multipart/form-data; boundary=x', 'text/plain', undefined]) {
-      const res = await sendHostile(client, tdb.db, { method: 'POST', path: '/sso/login', headers: { 'Content-Type': type }, body: '{"resource_id":"x"}' }, { kind: 'html' });
+      const req = { method: 'POST', path: '/sso/login', headers: { 'Content-Type': type }, body: '{"resource_id":"x"}' };
+      const res = await sendHostile(client, tdb.db, req, { kind: 'html' });
       expect(res.status).toBe(403);
     }
-    const big = await sendHostile(client, tdb.db, { method: 'POST', path: '/sso/login', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: `app=${'x'.repeat(25_000)}` }, { kind: 'html' });
+    const big = await sendHostile(client, tdb.db, { method: 'POST', path: '/sso/login', headers: FORM, body: `app=${'x'.repeat(25_000)}` }, { kind: 'html' });
     expect(big.status).toBe(413);
     const many = await sendHostile(
       client,
       tdb.db,
-      { method: 'POST', path: '/sso/login', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: Array.from({ length: 60 }, (_, i) => `f${i}=1`).join('&') },
+      { method: 'POST', path: '/sso/login', headers: FORM, body: Array.from({ length: 60 }, (_, i) => `f${i}=1`).join('&') },
       { kind: 'html' },
     );
     expect(many.status).toBe(413);

@@ -98,13 +98,15 @@ it('no secret reaches any log line during provisioning, sign-in, the dashboard, 
   for (let i = 0; i < 3; i++) {
     const wrong = `wrong-password-${rand()}`;
     remember('a wrong partner password', wrong);
-    await request(app).put(`/heroku/resources/${resourceId}`).set('Authorization', `Basic ${Buffer.from(`${deps.config.heroku.addonId}:${wrong}`).toString('base64')}`).send({ plan: 'pro' }).expect(401);
+    const wrongAuth = `Basic ${Buffer.from(`${deps.config.heroku.addonId}:${wrong}`).toString('base64')}`;
+    await request(app).put(`/heroku/resources/${resourceId}`).set('Authorization', wrongAuth).send({ plan: 'pro' }).expect(401);
     const wrongKey = `hrld_${rand(32)}`;
     remember('a wrong API key', wrongKey);
     await request(app).get('/v1/endpoints').set('Authorization', `Bearer ${wrongKey}`).expect(401);
   }
   const forged = 'f'.repeat(40);
-  await request(app).post('/sso/login').type('form').send({ resource_id: resourceId, timestamp: String(Math.floor(Date.now() / 1000)), resource_token: forged }).expect(403);
+  const forgedForm = { resource_id: resourceId, timestamp: String(Math.floor(Date.now() / 1000)), resource_token: forged };
+  await request(app).post('/sso/login').type('form').send(forgedForm).expect(403);
 
   // --- SSO into the dashboard (the user-scoped token, then the v3 one).
   const agent = request.agent(app);
@@ -130,7 +132,14 @@ it('no secret reaches any log line during provisioning, sign-in, the dashboard, 
   const created = await agent
     .post('/dashboard/endpoints')
     .type('form')
-    .send({ _csrf: csrf, url: `${receiver.url}/dashboard-hook`, format: 'standard', active: 'on', headers: `Authorization: Bearer receiver-token-${rand()}`, timeout: '5' })
+    .send({
+      _csrf: csrf,
+      url: `${receiver.url}/dashboard-hook`,
+      format: 'standard',
+      active: 'on',
+      headers: `Authorization: Bearer receiver-token-${rand()}`,
+      timeout: '5',
+    })
     .expect(303);
   const dashboardEndpoint = /endpoints\/([0-9a-f-]{36})/.exec(created.headers.location!)![1]!;
   const headerSecret = (await tdb.db('endpoints').where({ id: dashboardEndpoint }).first()).headers.Authorization as string;
@@ -144,7 +153,8 @@ it('no secret reaches any log line during provisioning, sign-in, the dashboard, 
   // --- Customer API: endpoints with a given secret, secret read and rotated, messages sent.
   const given = `whsec_${randomBytes(32).toString('base64')}`;
   remember('endpoint secret (given)', given);
-  const endpoint = (await api.post('/v1/endpoints', { url: `${receiver.url}/api-hook`, secret: given, headers: { 'X-Api-Key': `customer-key-${rand()}` } }).expect(201)).body;
+  const endpointBody = { url: `${receiver.url}/api-hook`, secret: given, headers: { 'X-Api-Key': `customer-key-${rand()}` } };
+  const endpoint = (await api.post('/v1/endpoints', endpointBody).expect(201)).body;
   const customHeader = (await tdb.db('endpoints').where({ id: endpoint.id }).first()).headers['X-Api-Key'] as string;
   remember('a custom X-Api-Key header value', customHeader);
   remember('endpoint secret (read)', (await api.get(`/v1/endpoints/${endpoint.id}/secret`).expect(200)).body.secret);
@@ -162,7 +172,8 @@ it('no secret reaches any log line during provisioning, sign-in, the dashboard, 
   // --- Heroku notification with a log token in it.
   const eventLogToken = `log-token-${rand()}`;
   remember('detail.log_token', eventLogToken);
-  await request(app).post(`/heroku/resources/${resourceId}/events`).set('Authorization', partner).send({ event: 'deploy', heroku_id: 'app1@heroku.com', detail: { log_token: eventLogToken, app: 'demo' } }).expect(200);
+  const notification = { event: 'deploy', heroku_id: 'app1@heroku.com', detail: { log_token: eventLogToken, app: 'demo' } };
+  await request(app).post(`/heroku/resources/${resourceId}/events`).set('Authorization', partner).send(notification).expect(200);
 
   // --- The worker delivers (signed, at debug level every success is logged), one failure included.
   await runOnce(deps, { resolve: chatDns });
