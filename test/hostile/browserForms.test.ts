@@ -190,6 +190,23 @@ describe('dashboard forms', () => {
     tally.expectBoth();
   });
 
+  it('POST /dashboard/event-types declares what the form says, or re-renders the list with a 4xx', async () => {
+    const fields = { name: ['invoice.paid', ' order.shipped ', 'a-b_c.d9'], description: ['', 'Paid', '<script>alert(1)</script>'] };
+    const bad = { name: ['heroku.deploy', 'herald.x', 'bad name', 'a..b', 'x'.repeat(101)], description: ['x'.repeat(1001)] };
+    await fc.assert(
+      fc.asyncProperty(hostileForm(fields, bad), async (form) => {
+        const res = await submit(post(dashboard, '/dashboard/event-types', form));
+        if (res.status !== 303) return;
+        const name = form.name?.dec?.trim();
+        if (name === undefined) return;
+        const row = await tdb.db('event_types').where({ resource_id: a.resourceId, name }).first();
+        if (form.description?.dec !== undefined) expect(row.description).toBe(form.description.dec);
+      }),
+      { numRuns: RUNS },
+    );
+    tally.expectBoth();
+  });
+
   it('the action forms (portal link, recover, enable, test, retry, secret, API key) take any fields without a 5xx', async () => {
     const actions: Array<[string, Record<string, string[]>]> = [
       [`/dashboard/subscribers/${a.subscriberId}/portal-link`, { expires_in: ['3600', '', '59', '604801', '1.5', 'NaN', '-1', '1e400'] }],
@@ -261,6 +278,8 @@ describe('ids, query strings and bodies that are not forms', () => {
     ['POST', '/dashboard/deliveries/:id/retry'],
     ['GET', '/dashboard/subscribers/:id'],
     ['POST', '/dashboard/subscribers/:id'],
+    ['GET', '/dashboard/subscribers/:id/delete'],
+    ['POST', '/dashboard/subscribers/:id/delete'],
     ['POST', '/dashboard/subscribers/:id/portal-link'],
     ['GET', '/portal/endpoints/:id'],
     ['GET', '/portal/messages/:id'],
@@ -292,6 +311,7 @@ describe('ids, query strings and bodies that are not forms', () => {
       [`/dashboard/endpoints/${a.endpointId}/recover`, ['since']],
       ['/dashboard/messages', ['event_type', 'status', 'since', 'until', 'q', 'cursor', 'limit']],
       ['/dashboard/subscribers', ['cursor', 'limit']],
+      ['/dashboard/event-types', ['cursor', 'limit', 'notice']],
       ['/portal', ['notice']],
       ['/portal/messages', ['event_type', 'status', 'since', 'until', 'q', 'cursor']],
     ];
