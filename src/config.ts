@@ -8,6 +8,8 @@ export interface Config {
   readonly nodeEnv: NodeEnv;
   readonly isProduction: boolean;
   readonly port: number;
+  /** Web processes per dyno (node:cluster); each has its own pool of databasePoolMax connections. */
+  readonly webConcurrency: number;
   /** Undefined: run on the embedded Postgres under `dataDir`. */
   readonly databaseUrl: string | undefined;
   /** Heroku Postgres needs TLS without certificate verification; local servers need none. */
@@ -161,6 +163,7 @@ export function loadConfig(env: Env): Config {
     nodeEnv,
     isProduction,
     port,
+    webConcurrency: int('WEB_CONCURRENCY', 1, 1, 32),
     databaseUrl,
     databaseSsl,
     databasePoolMax: int('DATABASE_POOL_MAX', 10, 1, 200),

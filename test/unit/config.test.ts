@@ -122,6 +122,12 @@ describe('loadConfig', () => {
     expect(problemsOf({ EMBEDDED_PG_PORT: 'high' })).toEqual(['EMBEDDED_PG_PORT must be an integer between 1 and 65535 (got "high")']);
   });
 
+  it('reads WEB_CONCURRENCY (web processes per dyno), 1 by default', () => {
+    expect(loadConfig({}).webConcurrency).toBe(1);
+    expect(loadConfig({ WEB_CONCURRENCY: '4' }).webConcurrency).toBe(4);
+    expect(problemsOf({ WEB_CONCURRENCY: '0' })).toEqual(['WEB_CONCURRENCY must be an integer between 1 and 32 (got "0")']);
+  });
+
   it('refuses an unknown NODE_ENV', () => {
     expect(problemsOf({ NODE_ENV: 'staging' })).toEqual(['NODE_ENV must be development, test or production (got "staging")']);
   });
