@@ -36,11 +36,15 @@ export function createLogger(opts: {
   const transport = opts.stream
     ? new winston.transports.Stream({ stream: opts.stream })
     : new winston.transports.Console({ stderrLevels: [] });
-  return winston.createLogger({
+  const logger: Logger = winston.createLogger({
     level: opts.level,
     silent: opts.silent ?? false,
     defaultMeta: { service: opts.service },
     format: winston.format.combine(
+      // winston formats every line and only its transport drops those below the level: without
+      // this gate, each request's `http` access line was redacted, timestamped and serialised for
+      // nothing at the default `info` level.
+      winston.format((info) => (logger.isLevelEnabled(info.level) ? info : false))(),
       redactFormat(),
       winston.format.timestamp(),
       winston.format.errors({ stack: true }),
@@ -48,4 +52,5 @@ export function createLogger(opts: {
     ),
     transports: [transport],
   });
+  return logger;
 }
