@@ -66,7 +66,12 @@ export async function claimDeliveries(
   opts: { workerId: string; now: Date; leaseMs: number; limit: number },
 ): Promise<ClaimedDelivery[]> {
   const leaseEnd = new Date(opts.now.getTime() + opts.leaseMs);
-  const { rows } = await db.raw<{ rows: ClaimRow[] }>(CLAIM_SQL, [opts.now, opts.limit, leaseEnd, leaseEnd, opts.workerId]);
+  // Named, so Postgres parses and plans it once per connection: EXPLAIN showed ~0.33 ms of planning
+  // per claim, ~1.7 µs per delivery at 200 a batch. The generic plan is the same index scan on
+  // deliveries_due_idx.
+  const { rows } = await db
+    .raw<{ rows: ClaimRow[] }>(CLAIM_SQL, [opts.now, opts.limit, leaseEnd, leaseEnd, opts.workerId])
+    .options({ name: 'herald_claim_deliveries' });
   return rows.map(toClaimed);
 }
 

@@ -94,10 +94,10 @@ export async function recordResults(
         }
       : {}),
   }));
-  const { rows: out } = await db.raw<{ rows: Array<{ updated: number; inserted: number }> }>(RECORD_SQL, [
-    JSON.stringify(rows),
-    opts.now,
-  ]);
+  // Named, like the claim: planned once per connection instead of ~0.25 ms per group.
+  const { rows: out } = await db
+    .raw<{ rows: Array<{ updated: number; inserted: number }> }>(RECORD_SQL, [JSON.stringify(rows), opts.now])
+    .options({ name: 'herald_record_results' });
   return { updated: Number(out[0]?.updated ?? 0), inserted: Number(out[0]?.inserted ?? 0) };
 }
 
