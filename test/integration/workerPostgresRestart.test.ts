@@ -2,6 +2,8 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Knex } from 'knex';
+import request from 'supertest';
+import { createApp } from '../../src/app.js';
 import { createDb, migrateLatest } from '../../src/db/knex.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/db/embedded.js';
 import { startWorker, type WorkerHandle } from '../../src/delivery/worker.js';
@@ -60,10 +62,24 @@ it('reconnects by itself when Postgres restarts under it, and loses nothing', as
   pg = undefined;
   const logged = capturedLogs.length;
   await waitUntil('the worker to notice', () => capturedLogs.slice(logged).some((l) => /claim failed|recording results failed|listen connection error/.test(l)), 15_000);
+
+  // Meanwhile the API answers 503 JSON (never a hang, never a 500) and accepts nothing.
+  const api = request(createApp(deps));
+  const auth = { Authorization: `Bearer ${resource.apiKey}` };
+  const down = await api.post('/v1/messages').set(auth).send({ event_type: 'during.outage', data: {} });
+  expect(down.status).toBe(503);
+  expect(down.body).toEqual({ error: 'unavailable', message: expect.any(String) });
+  const health = await api.get('/healthz');
+  expect(health.status).toBe(503);
+  expect(health.body.error).toBe('unavailable');
+
   pg = await startEmbeddedPostgres({ dataDir, port, logger: deps.logger, database: 'herald_restart' });
 
   await waitUntil('all 300 succeeded', async () => (await succeeded().catch(() => 0)) === 300, 40_000);
   await waitUntil('LISTEN restored', () => capturedLogs.slice(logged).some((l) => l.includes('listen connection restored')), 15_000);
+  // And the API is back by itself, with nothing of the refused call stored.
+  expect((await api.get('/healthz')).status).toBe(200);
+  expect(await db('messages').where({ event_type: 'during.outage' })).toHaveLength(0);
 
   // New work after the restart arrives through NOTIFY on the re-subscribed connection.
   const after = await createManyDeliveries(db, { resourceId: resource.id, endpointId: endpoint.id }, 20);
