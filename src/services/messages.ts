@@ -100,7 +100,7 @@ export async function createMessage(deps: Deps, resource: Resource, input: Messa
   for (let tries = 0; tries < 3; tries++) {
     const now = deps.clock.now();
     const id = randomUUID();
-    const result = await batcherFor(deps.db).submit({
+    const stored = {
       id,
       resourceId: resource.id,
       eventType: input.eventType,
@@ -111,24 +111,15 @@ export async function createMessage(deps: Deps, resource: Resource, input: Messa
       endpointId,
       source,
       createdAt: now,
+    };
+    const result = await batcherFor(deps.db).submit({
+      ...stored,
       period: usagePeriod(now),
       quota,
       ignoreFilters: source === 'test',
     });
     if (result.inserted) {
-      const message: Message = {
-        id,
-        resourceId: resource.id,
-        eventType: input.eventType,
-        eventId,
-        version,
-        payload,
-        subscriberId,
-        endpointId,
-        source,
-        createdAt: now,
-        cursorAt: now.toISOString().replace('Z', '000Z'),
-      };
+      const message: Message = { ...stored, cursorAt: now.toISOString().replace('Z', '000Z') };
       return { message, deliveriesCreated: result.deliveries, duplicate: false };
     }
     // Nothing was stored: find out why. The statement waited for any concurrent insert of the same
