@@ -59,7 +59,7 @@ function int(name: string, fallback: number): number {
 async function main(): Promise<void> {
   const connectionString = process.env.GW_DATABASE_URL;
   if (!connectionString) throw new Error('GW_DATABASE_URL is not set');
-  const concurrency = int('GW_CONCURRENCY', 64);
+  const concurrency = int('GW_CONCURRENCY', 256);
   const batchDelay = int('GW_BATCH_DELAY_MS', 0);
 
   const agent = new Agent({ keepAliveTimeout: 10_000, keepAliveMaxTimeout: 60_000 });

@@ -44,7 +44,7 @@ const { values: args } = parseArgs({
     'latency-rate': { type: 'string', default: '1000' },
     'latency-fan-out': { type: 'string', default: '1' },
     'latency-seconds': { type: 'string', default: '10' },
-    'gw-concurrency': { type: 'string', default: '64' },
+    'gw-concurrency': { type: 'string', default: '256' },
     'gw-local-queue': { type: 'string', default: '500' },
     'recorded-deliveries': { type: 'string', default: '20000' },
     only: { type: 'string' },
