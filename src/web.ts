@@ -1,6 +1,7 @@
 import cluster from 'node:cluster';
 import http, { IncomingMessage, ServerResponse, type Server } from 'node:http';
 import type { Socket } from 'node:net';
+import os from 'node:os';
 import type { Express } from 'express';
 import { createApp } from './app.js';
 import { systemClock } from './clock.js';
@@ -83,10 +84,11 @@ export function closeServer(server: Server, timeoutMs: number): Promise<void> {
 }
 
 /**
- * WEB_CONCURRENCY > 1: this process only supervises; node:cluster forks that many web processes,
- * which share the port (the primary accepts connections and hands them out round-robin). Node runs
- * JavaScript on one core per process, and on a 2-core dyno one process saturated its core at about
- * 2,300 accepted messages/s while the other core sat mostly idle (see docs/benchmarks.md).
+ * WEB_CONCURRENCY > 1: this process only supervises; node:cluster forks that many web processes (at
+ * most one per core), which share the port (the primary accepts connections and hands them out
+ * round-robin). Node runs JavaScript on one core per process, so where Postgres is on another
+ * machine one process leaves the other cores idle. (On the 2-core benchmark machine, where Postgres
+ * shares the cores, two processes accepted about as much as one: docs/benchmarks.md.)
  *
  * SIGTERM reaches every process of a dyno (Heroku signals the whole process group); the primary
  * also forwards it, so each web process drains once, and the primary exits when all have. A web
@@ -125,15 +127,19 @@ function supervise(config: Config, logger: Logger): void {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
-  for (let i = 0; i < config.webConcurrency; i++) fork();
-  logger.info('web processes started', { count: config.webConcurrency });
+  // Heroku's Node buildpack derives WEB_CONCURRENCY from the dyno's memory (up to tens of processes
+  // on large dynos). More processes than cores only add context switches for a CPU-bound server,
+  // and each brings its own pool of database connections.
+  const count = Math.min(config.webConcurrency, os.availableParallelism());
+  for (let i = 0; i < count; i++) fork();
+  logger.info('web processes started', { count, webConcurrency: config.webConcurrency, cores: os.availableParallelism() });
 }
 
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
   const logger = createLogger({ level: config.logLevel, service: 'web' });
   if (!config.databaseUrl) throw new Error('DATABASE_URL is not set: use `npm start` for the embedded development database');
-  if (config.webConcurrency > 1 && cluster.isPrimary) {
+  if (config.webConcurrency > 1 && os.availableParallelism() > 1 && cluster.isPrimary) {
     supervise(config, logger);
     return;
   }
