@@ -10,6 +10,9 @@ import { deliveryCharts, troubledEndpoints } from '../services/stats.js';
 import * as subscribers from '../services/subscribers.js';
 import { clearSession, requireSession, sessionContext } from '../session.js';
 import { eventTypeInput } from './api/eventTypes.js';
+import { messageInput } from './api/messages.js';
+import { createMessage } from '../services/messages.js';
+import { invalidField } from '../errors.js';
 import { subscriberCreateInput, subscriberUpdateInput } from './api/subscribers.js';
 import { formFields, formGuard } from './dashboard/csrf.js';
 import { mountEndpointPages } from './dashboard/endpointPages.js';
@@ -18,6 +21,8 @@ import { mountMessagePages } from './dashboard/messagePages.js';
 import { formFailure, sendPage, type FormFailure } from './dashboard/render.js';
 import { dashboardSurface } from './dashboard/surface.js';
 import { renderView } from './views.js';
+
+const MESSAGE_FORM_FIELDS = ['event_type', 'data', 'event_id', 'version'] as const;
 
 /** Portal link lifetimes offered by the dashboard's button (the API takes any number of seconds). */
 const LINK_CHOICES = [
@@ -53,6 +58,48 @@ export function dashboardRouter(deps: Deps): Router {
   });
 
   mountEndpointPages(router, deps, surface);
+
+  // Sending a message, as `POST /v1/messages` does (same validation, same service). Before the
+  // message pages, so `/messages/new` is not read as a message id.
+  const renderSendForm = (req: Request, res: Response, values: Record<string, string>, failure?: FormFailure) =>
+    sendPage(
+      res,
+      'messageForm',
+      surface.chrome(req, res, 'messages', 'Send a message'),
+      { values, errors: failure?.errors ?? {}, formError: failure?.formError ?? null },
+      failure?.status ?? 200,
+    );
+  router.get('/messages/new', (req, res) => {
+    renderSendForm(req, res, { event_type: '', data: '{\n  \n}', event_id: '', version: '' });
+  });
+  router.post('/messages', async (req, res) => {
+    const form = formFields(req);
+    const optional = (name: string) => ((form[name] ?? '').trim() === '' ? undefined : (form[name] ?? '').trim());
+    let created: Awaited<ReturnType<typeof createMessage>>;
+    try {
+      let data: unknown;
+      try {
+        data = JSON.parse(form.data ?? '');
+      } catch {
+        throw invalidField('data', 'is not valid JSON');
+      }
+      const input = messageInput({
+        event_type: (form.event_type ?? '').trim(),
+        data,
+        ...(optional('event_id') !== undefined ? { event_id: optional('event_id') } : {}),
+        ...(optional('version') !== undefined ? { version: optional('version') } : {}),
+      });
+      created = await createMessage(deps, sessionContext(res).resource, input, { source: 'api' });
+    } catch (err) {
+      const failure = formFailure(err, MESSAGE_FORM_FIELDS);
+      if (!failure) throw err;
+      renderSendForm(req, res, form, failure);
+      return;
+    }
+    res.locals.log.info('message sent from dashboard', { messageId: created.message.id, deliveries: created.deliveriesCreated });
+    res.redirect(303, `/dashboard/messages/${created.message.id}?notice=${created.duplicate ? 'duplicate' : 'sent'}`);
+  });
+
   mountMessagePages(router, deps, surface);
 
   // -------------------------------------------------------------------------------------------

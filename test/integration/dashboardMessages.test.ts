@@ -8,7 +8,7 @@ import { createEndpoint, createResource, type ResourceFixture } from '../helpers
 import { manualClock, testDeps } from '../helpers/deps.js';
 import { startReceiver, type Receiver } from '../helpers/receiver.js';
 import { createTestDb, type TestDb } from '../helpers/testDb.js';
-import { csrfOf, locationOf, ssoAgent, type Agent } from './dashboardSetup.js';
+import { csrfOf, fieldBlock, locationOf, postForm, ssoAgent, type Agent } from './dashboardSetup.js';
 
 const clock = manualClock('2026-11-23T12:00:00Z');
 let tdb: TestDb;
@@ -130,5 +130,40 @@ describe('dashboard: messages', () => {
     expect((await agent.post(`/dashboard/deliveries/${theirDelivery.id}/retry`).type('form').send({ _csrf: token })).status).toBe(404);
     expect((await agent.get(`/dashboard/messages/${randomUUID()}`)).status).toBe(404);
     expect((await agent.get('/dashboard/messages/not-an-id')).status).toBe(404);
+  });
+});
+
+describe('dashboard: sending a message', () => {
+  it('sends through the same validation and fan-out as POST /v1/messages, with errors next to the field', async () => {
+    const r = await createResource(tdb.db);
+    const agent = await ssoAgent(app, deps, r.id);
+    await createEndpoint(tdb.db, r.id, { url: `${receiver.url}/ok`, eventTypes: ['invoice.*'] });
+    await createEndpoint(tdb.db, r.id, { url: `${receiver.url}/ok2`, eventTypes: ['order.*'] });
+    expect((await agent.get('/dashboard/messages').expect(200)).text).toContain('href="/dashboard/messages/new"');
+
+    const bad = await postForm(agent, '/dashboard/messages/new', '/dashboard/messages', { event_type: 'invoice.paid', data: '{"amount": 12' });
+    expect(bad.status).toBe(400);
+    expect(fieldBlock(bad.text, 'data')).toContain('is not valid JSON');
+    const notObject = await postForm(agent, '/dashboard/messages/new', '/dashboard/messages', { event_type: 'invoice.paid', data: '[1]' });
+    expect(fieldBlock(notObject.text, 'data')).toContain('must be a JSON object');
+    expect(await tdb.db('messages').where({ resource_id: r.id })).toHaveLength(0);
+
+    const sent = await postForm(agent, '/dashboard/messages/new', '/dashboard/messages', {
+      event_type: 'invoice.paid',
+      data: '{"amount": 1200, "note": "<b>hi</b>"}',
+      event_id: 'inv-dash-1',
+      version: '',
+    });
+    expect(sent.status).toBe(303);
+    const id = /\/dashboard\/messages\/([0-9a-f-]{36})/.exec(locationOf(sent))![1]!;
+    const stored = await tdb.db('messages').where({ id, resource_id: r.id }).first();
+    expect(stored).toMatchObject({ event_type: 'invoice.paid', event_id: 'inv-dash-1', version: null, payload: '{"amount":1200,"note":"<b>hi</b>"}' });
+    // Fanned out like the API: only the endpoint whose filter matches.
+    expect(await tdb.db('deliveries').where({ message_id: id })).toHaveLength(1);
+
+    // The event_id idempotency holds here too: the repeat lands on the original message.
+    const again = await postForm(agent, '/dashboard/messages/new', '/dashboard/messages', { event_type: 'invoice.paid', data: '{}', event_id: 'inv-dash-1' });
+    expect(locationOf(again)).toContain(`/dashboard/messages/${id}`);
+    expect(await tdb.db('messages').where({ resource_id: r.id })).toHaveLength(1);
   });
 });
