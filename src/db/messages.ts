@@ -54,18 +54,8 @@ function toMessage(row: MessageRow): Message {
   };
 }
 
-export interface NewMessage {
-  id: string;
-  resourceId: string;
-  eventType: string;
-  eventId: string | null;
-  version: string | null;
-  /** The JSON text of `data`. */
-  payload: string;
-  subscriberId: string | null;
-  endpointId: string | null;
-  source: MessageSource;
-  createdAt: Date;
+/** A message about to be stored (its cursor comes from the row), with what the fan-out needs. */
+export interface NewMessage extends Omit<Message, 'cursorAt'> {
   /** First day of the month (UTC), `YYYY-MM-01`: the usage counter's period. */
   period: string;
   /** The plan's monthly quota, or null when this message is never refused. */
