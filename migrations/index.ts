@@ -7,6 +7,7 @@ import * as createMessages from './20261123000005_create_messages.js';
 import * as createDeliveries from './20261123000006_create_deliveries.js';
 import * as createAttempts from './20261123000007_create_attempts.js';
 import * as createUsageCounters from './20261123000008_create_usage_counters.js';
+import * as dropDeliveryForeignKeys from './20261123000009_drop_delivery_foreign_keys.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -25,6 +26,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
   ['20261123000006_create_deliveries', createDeliveries],
   ['20261123000007_create_attempts', createAttempts],
   ['20261123000008_create_usage_counters', createUsageCounters],
+  ['20261123000009_drop_delivery_foreign_keys', dropDeliveryForeignKeys],
 ];
 
 export const migrationSource: Knex.MigrationSource<readonly [string, Migration]> = {

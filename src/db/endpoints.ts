@@ -222,9 +222,20 @@ export async function updateEndpoint(
   return rows[0] ? toEndpoint(rows[0]) : undefined;
 }
 
+/**
+ * Deletes the endpoint with its deliveries and their attempts, in one statement (no foreign key
+ * cascades them: see migrations/20261123000009). A delivery the fan-out inserts for it while this
+ * runs is marked dead by the worker, which finds no endpoint to send it to.
+ */
 export async function deleteEndpoint(db: Knex, resourceId: string, id: string): Promise<boolean> {
-  const { rowCount } = await db.raw<{ rowCount: number }>('delete from endpoints where resource_id = ? and id = ?', [resourceId, id]);
-  return rowCount > 0;
+  const { rows } = await db.raw<{ rows: { deleted: number }[] }>(
+    `with e as (delete from endpoints where resource_id = ? and id = ? returning id),
+     d as (delete from deliveries where endpoint_id in (select id from e)),
+     a as (delete from attempts where endpoint_id in (select id from e))
+     select count(*)::int as deleted from e`,
+    [resourceId, id],
+  );
+  return (rows[0]?.deleted ?? 0) > 0;
 }
 
 export interface EndpointSecrets {

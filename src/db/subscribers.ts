@@ -113,8 +113,15 @@ export async function updateSubscriber(
   return rows[0] ? toSubscriber(rows[0]) : undefined;
 }
 
-/** Deletes the subscriber and, through the foreign key, its endpoints. */
+/** Deletes the subscriber with its endpoints, their deliveries and attempts, in one statement. */
 export async function deleteSubscriber(db: Knex, resourceId: string, id: string): Promise<boolean> {
-  const { rowCount } = await db.raw<{ rowCount: number }>('delete from subscribers where resource_id = ? and id = ?', [resourceId, id]);
-  return rowCount > 0;
+  const { rows } = await db.raw<{ rows: { deleted: number }[] }>(
+    `with s as (delete from subscribers where resource_id = ? and id = ? returning id),
+     e as (delete from endpoints where resource_id = ? and subscriber_id in (select id from s) returning id),
+     d as (delete from deliveries where endpoint_id in (select id from e)),
+     a as (delete from attempts where endpoint_id in (select id from e))
+     select count(*)::int as deleted from s`,
+    [resourceId, id, resourceId],
+  );
+  return (rows[0]?.deleted ?? 0) > 0;
 }

@@ -4,7 +4,7 @@ import type { AttemptRecord, ClaimedDelivery, DeliveryResult, ErrorKind, SendRes
 /** Request bodies are stored for the chat formats only (the standard body is the stored message, rebuilt at will), and capped. */
 export const MAX_RECORDED_BODY = 20 * 1024;
 
-/** A claimed delivery that is not sent: its resource is gone, or its endpoint is disabled. */
+/** A claimed delivery that is not sent: its resource or endpoint is gone, or its endpoint is disabled. */
 export function notSent(d: ClaimedDelivery, now: Date): DeliveryResult | undefined {
   const base = {
     id: d.id,
@@ -21,6 +21,9 @@ export function notSent(d: ClaimedDelivery, now: Date): DeliveryResult | undefin
   if (d.resourceState !== 'provisioned') {
     // Deprovisioned: nothing of this customer's is sent again; retention purges the rows.
     return { ...base, status: 'dead', lastError: 'add-on deprovisioned', completedAt: now };
+  }
+  if (!d.endpointExists) {
+    return { ...base, status: 'dead', lastError: 'endpoint deleted', completedAt: now };
   }
   if (!d.endpointActive) {
     return { ...base, status: 'skipped', lastError: 'endpoint disabled', completedAt: null };

@@ -9,6 +9,8 @@ export interface ClaimedDelivery {
   status: 'pending' | 'failed';
   /** Attempts made before this claim. */
   attemptCount: number;
+  /** False when the endpoint (or the message) was deleted after this delivery was written: nothing to send. */
+  endpointExists: boolean;
   url: string;
   format: EndpointFormat;
   headers: Record<string, string>;

@@ -134,9 +134,8 @@ export async function flushResults(deps: Deps, workerId: string, results: readon
       });
       break;
     } catch (err) {
-      // Deadlock/serialization: retry now. FK violation: a delivery was deleted meanwhile, and the
-      // retry's existence check leaves its attempt out. Anything else is the caller's to back off.
-      const transient = [PG.deadlockDetected, PG.serializationFailure, PG.foreignKeyViolation].includes(pgCode(err) as never);
+      // Deadlock/serialization: retry now. Anything else is the caller's to back off.
+      const transient = [PG.deadlockDetected, PG.serializationFailure].includes(pgCode(err) as never);
       if (!transient || attempt >= 4) throw err;
     }
   }

@@ -142,11 +142,21 @@ describe('endpoints CRUD', () => {
     expect((await api.get(`/v1/endpoints?subscriber_id=${randomUUID()}`)).status).toBe(404);
   });
 
-  it('deletes an endpoint and its deliveries', async () => {
+  it('deletes an endpoint with its deliveries and their attempts, and nothing of another endpoint', async () => {
     const { api } = await tenant();
     const id = (await api.post('/v1/endpoints', { url: 'http://127.0.0.1:9/x' })).body.id;
+    const other = (await api.post('/v1/endpoints', { url: 'http://127.0.0.1:9/y' })).body.id;
     await api.post('/v1/messages', { event_type: 'a.b', data: {} }).expect(202);
+    for (const d of await tdb.db('deliveries').whereIn('endpoint_id', [id, other])) {
+      await tdb.db('attempts').insert({
+        delivery_id: d.id, resource_id: d.resource_id, message_id: d.message_id, endpoint_id: d.endpoint_id,
+        attempt_number: 1, attempted_at: new Date(), url: 'http://127.0.0.1:9/', duration_ms: 1, outcome: 'failed',
+      });
+    }
     expect((await api.delete(`/v1/endpoints/${id}`)).status).toBe(204);
+    expect(await tdb.db('attempts').where({ endpoint_id: id })).toEqual([]);
+    expect(await tdb.db('deliveries').where({ endpoint_id: other })).toHaveLength(1);
+    expect(await tdb.db('attempts').where({ endpoint_id: other })).toHaveLength(1);
     expect((await api.get(`/v1/endpoints/${id}`)).status).toBe(404);
     expect((await api.delete(`/v1/endpoints/${id}`)).status).toBe(404);
     expect(await tdb.db('deliveries').where({ endpoint_id: id })).toEqual([]);

@@ -99,12 +99,24 @@ describe('subscribers', () => {
     expect(all.body.data).toHaveLength(5);
   });
 
-  it('deleting a subscriber deletes its endpoints', async () => {
+  it("deleting a subscriber deletes its endpoints, their deliveries and attempts, and keeps everyone else's", async () => {
     const api = await newApi();
     const sub = (await api.post('/v1/subscribers', { name: 'A' })).body.id;
     const ep = (await api.post('/v1/endpoints', { url: 'http://127.0.0.1:9/x', subscriber_id: sub })).body.id;
+    const own = (await api.post('/v1/endpoints', { url: 'http://127.0.0.1:9/y' })).body.id;
+    await api.post('/v1/messages', { event_type: 'a.b', data: {} }).expect(202);
+    for (const d of await tdb.db('deliveries').whereIn('endpoint_id', [ep, own])) {
+      await tdb.db('attempts').insert({
+        delivery_id: d.id, resource_id: d.resource_id, message_id: d.message_id, endpoint_id: d.endpoint_id,
+        attempt_number: 1, attempted_at: new Date(), url: 'http://127.0.0.1:9/', duration_ms: 1, outcome: 'failed',
+      });
+    }
     await api.delete(`/v1/subscribers/${sub}`).expect(204);
     expect((await api.get(`/v1/endpoints/${ep}`)).status).toBe(404);
+    expect(await tdb.db('deliveries').where({ endpoint_id: ep })).toEqual([]);
+    expect(await tdb.db('attempts').where({ endpoint_id: ep })).toEqual([]);
+    expect(await tdb.db('deliveries').where({ endpoint_id: own })).toHaveLength(1);
+    expect(await tdb.db('attempts').where({ endpoint_id: own })).toHaveLength(1);
   });
 
   it('answers 404 for malformed ids', async () => {

@@ -350,6 +350,19 @@ describe('runOnce: what is never sent', () => {
     expect(await attemptsOf(g.delivery.id)).toHaveLength(0);
   });
 
+  it('marks a delivery dead, unsent, when its endpoint was deleted after it was written (no foreign key stops that race)', async () => {
+    const deps = testDeps(tdb.db, { clock: manualClock(Date.now()) });
+    const g = await createDeliveryGraph(tdb.db, { endpoint: { url: `${receiver.url}/deleted` } });
+    // The race: the fan-out read the endpoint, the endpoint's delete ran, then the row was written.
+    await tdb.db('endpoints').where({ id: g.endpoint.id }).del();
+    expect(await deliveryRow(g.delivery.id)).toMatchObject({ status: 'pending' });
+    expect(await runOnce(deps)).toMatchObject({ claimed: 1, dead: 1 });
+    expect(receiver.requests).toHaveLength(0);
+    expect(await deliveryRow(g.delivery.id)).toMatchObject({ status: 'dead', attempt_count: 0, last_error: 'endpoint deleted', locked_by: null });
+    // Settled: never claimed again.
+    expect(await runOnce(deps)).toMatchObject({ claimed: 0 });
+  });
+
   it('skips deliveries claimed for a disabled endpoint, keeping them for recover', async () => {
     const deps = testDeps(tdb.db, { clock: manualClock(Date.now()) });
     const g = await createDeliveryGraph(tdb.db, { endpoint: { url: `${receiver.url}/off`, active: false, disabledReason: 'manual' } });
@@ -426,6 +439,7 @@ describe('claiming', () => {
       timeoutMs: 5000,
       secret: g.endpoint.secret,
       previousSecrets: [{ secret: 'whsec_b2xk', expires_at: now.toISOString() }],
+      endpointExists: true,
       endpointActive: true,
       eventType: 'a.b',
       payload: '{"x":1}',

@@ -56,6 +56,7 @@ describe('retention', () => {
     const testRetrying = await aged(test.id, te.id, 4, 'failed');
     const basicOld = await aged(basic.id, be.id, 29);
     const basicExpired = await aged(basic.id, be.id, 31, 'dead');
+    await addAttempt(basicExpired.delivery, new Date(NOW.getTime() - 1 * DAY), 2);
 
     const counts = await runRetention(deps);
     expect(counts.incomplete).toBe(false);
@@ -70,6 +71,9 @@ describe('retention', () => {
     expect(await tdb.db('attempts').where({ delivery_id: testRetrying.delivery.id })).toHaveLength(0);
     expect(await exists('messages', basicOld.message.id)).toBe(true);
     expect(await exists('messages', basicExpired.message.id)).toBe(false);
+    expect(await exists('deliveries', basicExpired.delivery.id)).toBe(false);
+    // Its last attempt was young (a late retry): it goes with its delivery, not by its own age.
+    expect(await tdb.db('attempts').where({ delivery_id: basicExpired.delivery.id })).toHaveLength(0);
 
     expect(await tdb.db('attempts').where({ delivery_id: testYoung.delivery.id })).toHaveLength(1);
     expect(await tdb.db('attempts').where({ delivery_id: basicOld.delivery.id })).toHaveLength(1);

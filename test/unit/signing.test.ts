@@ -17,6 +17,7 @@ function delivery(overrides: Partial<ClaimedDelivery> = {}): ClaimedDelivery {
     timeoutMs: 15000,
     secret: generateEndpointSecret(),
     previousSecrets: [],
+    endpointExists: true,
     endpointActive: true,
     eventType: 'invoice.paid',
     payload: '{"invoice":"in_1","amount":4200}',

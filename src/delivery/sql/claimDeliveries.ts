@@ -8,15 +8,15 @@ interface ClaimRow {
   endpoint_id: string;
   status: 'pending' | 'failed';
   attempt_count: number;
-  url: string;
-  format: ClaimedDelivery['format'];
-  headers: Record<string, string>;
-  timeout_ms: number;
-  secret: string;
-  previous_secrets: PreviousSecret[];
-  endpoint_active: boolean;
-  event_type: string;
-  payload: string;
+  url: string | null;
+  format: ClaimedDelivery['format'] | null;
+  headers: Record<string, string> | null;
+  timeout_ms: number | null;
+  secret: string | null;
+  previous_secrets: PreviousSecret[] | null;
+  endpoint_active: boolean | null;
+  event_type: string | null;
+  payload: string | null;
   version: string | null;
   message_created_at: Date;
   resource_state: 'provisioned' | 'deprovisioned' | null;
@@ -36,6 +36,8 @@ interface ClaimRow {
  *     vs ~21k for this single statement — the round trips cost more than the locking.
  * Batches of 200 claim ~21k rows/s with one claimer vs ~14-18k at 100, so WORKER_BATCH_SIZE is 200.
  * The due scan uses the partial index deliveries_due_idx (next_attempt_at) where status is live.
+ * The joins are outer: a delivery whose endpoint was deleted while its message fanned out (no
+ * foreign key stops that race) comes back without one, and the worker marks it dead.
  */
 const CLAIM_SQL = `
   with due as (
@@ -56,8 +58,8 @@ const CLAIM_SQL = `
          m.event_type, m.payload, m.version, m.created_at as message_created_at,
          r.state as resource_state
   from claimed c
-  join endpoints e on e.id = c.endpoint_id
-  join messages m on m.id = c.message_id
+  left join endpoints e on e.id = c.endpoint_id
+  left join messages m on m.id = c.message_id
   left join resources r on r.id = c.resource_id
 `;
 
@@ -83,15 +85,16 @@ function toClaimed(row: ClaimRow): ClaimedDelivery {
     endpointId: row.endpoint_id,
     status: row.status,
     attemptCount: row.attempt_count,
-    url: row.url,
-    format: row.format,
+    endpointExists: row.endpoint_active !== null && row.payload !== null,
+    url: row.url ?? '',
+    format: row.format ?? 'standard',
     headers: row.headers ?? {},
-    timeoutMs: row.timeout_ms,
-    secret: row.secret,
+    timeoutMs: row.timeout_ms ?? 0,
+    secret: row.secret ?? '',
     previousSecrets: Array.isArray(row.previous_secrets) ? row.previous_secrets : [],
-    endpointActive: row.endpoint_active,
-    eventType: row.event_type,
-    payload: row.payload,
+    endpointActive: row.endpoint_active ?? false,
+    eventType: row.event_type ?? '',
+    payload: row.payload ?? 'null',
     version: row.version,
     messageCreatedAt: row.message_created_at,
     resourceState: row.resource_state ?? undefined,

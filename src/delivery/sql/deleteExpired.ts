@@ -20,24 +20,30 @@ export async function deleteExpiredAttempts(db: Knex, opts: { plan: string; cuto
 }
 
 /**
- * Messages of live resources on `plan` older than `cutoff`; their deliveries and attempts go by
- * cascade. A message still being retried is kept until its last delivery settles: retention never
- * cuts a delivery short.
+ * Messages of live resources on `plan` older than `cutoff`, with their deliveries and attempts (no
+ * foreign key cascades them). A message still being retried is kept until its last delivery
+ * settles: retention never cuts a delivery short.
  */
 export async function deleteExpiredMessages(db: Knex, opts: { plan: string; cutoff: Date; limit: number }): Promise<number> {
-  const { rowCount } = await db.raw<{ rowCount: number }>(
-    `delete from messages where id in (
-       select m.id from messages m join resources r on r.id = m.resource_id
-       where r.plan = ? and r.state = 'provisioned' and m.created_at < ?
-         and not exists (select 1 from deliveries d where d.message_id = m.id and d.status in ('pending', 'failed'))
-       limit ?
-     )`,
+  const { rows } = await db.raw<{ rows: { deleted: number }[] }>(
+    `with m as (
+       delete from messages where id in (
+         select m.id from messages m join resources r on r.id = m.resource_id
+         where r.plan = ? and r.state = 'provisioned' and m.created_at < ?
+           and not exists (select 1 from deliveries d where d.message_id = m.id and d.status in ('pending', 'failed'))
+         limit ?
+       )
+       returning id
+     ),
+     d as (delete from deliveries where message_id in (select id from m) returning id),
+     a as (delete from attempts where delivery_id in (select id from d))
+     select count(*)::int as deleted from m`,
     [opts.plan, opts.cutoff, opts.limit],
   );
-  return rowCount;
+  return rows[0]?.deleted ?? 0;
 }
 
-/** The tables holding a deprovisioned resource's data, children first so cascades stay small. */
+/** The tables holding a deprovisioned resource's data, children first (no foreign key cascades attempts or deliveries). */
 export const PURGED_TABLES = ['attempts', 'deliveries', 'messages', 'endpoints', 'subscribers', 'event_types', 'usage_counters'] as const;
 export type PurgedTable = (typeof PURGED_TABLES)[number];
 

@@ -15,7 +15,7 @@ import type { DeliveryResult } from '../types.js';
  *
  * A delivery is updated only while this worker still holds its claim (locked_by): if an operator
  * re-queued it meanwhile, their decision stands. The attempt is recorded either way — it happened —
- * unless the delivery itself is gone (deleted endpoint, retention), which the FK would refuse.
+ * unless the delivery itself is gone (deleted endpoint, retention): then there is nothing to hang it on.
  */
 const RECORD_SQL = `
   with input as materialized (
