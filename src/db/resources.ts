@@ -141,7 +141,7 @@ export async function recordSsoLogin(
 
 export interface ResourceUsage {
   endpoints: number;
-  /** Messages accepted in `period` (the usage_counters row; 0 when none yet). */
+  /** Messages accepted in `period` (the sum of its usage_counters rows; 0 when none yet). */
   messages: number;
 }
 
@@ -149,7 +149,7 @@ export interface ResourceUsage {
 export async function getResourceUsage(db: Knex, id: string, period: string): Promise<ResourceUsage> {
   const { rows } = await db.raw<{ rows: Array<{ endpoints: number; messages: number }> }>(
     `select (select count(*) from endpoints where resource_id = :id) as endpoints,
-            coalesce((select messages from usage_counters where resource_id = :id and period = :period), 0)::bigint as messages`,
+            coalesce((select sum(messages) from usage_counters where resource_id = :id and period = :period), 0)::bigint as messages`,
     { id, period },
   );
   const row = rows[0];
@@ -161,6 +161,10 @@ export async function getResourceUsage(db: Knex, id: string, period: string): Pr
  * of concurrent requests (src/services/apiAuth.ts) instead of paying a round trip each.
  */
 export async function getResourcesByApiKeyHashes(db: Knex, apiKeyHashes: readonly string[]): Promise<Resource[]> {
-  const rows = await db<ResourceRow>('resources').whereIn('api_key_hash', [...apiKeyHashes]).andWhere({ state: 'provisioned' });
+  // One text whatever the number of keys, prepared once per connection: `whereIn` made a new
+  // statement (and a new plan) for every group size.
+  const { rows } = await db
+    .raw<{ rows: ResourceRow[] }>(`select * from resources where api_key_hash = any(?::text[]) and state = 'provisioned'`, [[...apiKeyHashes]])
+    .options({ name: 'herald_resources_by_api_key' });
   return rows.map(toResource);
 }

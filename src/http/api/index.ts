@@ -4,6 +4,7 @@ import type { Deps } from '../../deps.js';
 import { AppError, payloadTooLarge, unauthorized } from '../../errors.js';
 import { PLANS } from '../../plans.js';
 import { jsonBody } from '../jsonBody.js';
+import { lazyLog } from '../requestContext.js';
 import { authenticateApiKey } from '../../services/apiAuth.js';
 import { deliveriesRouter } from './deliveries.js';
 import { endpointsRouter } from './endpoints.js';
@@ -38,7 +39,7 @@ function apiKeyAuth(deps: Deps) {
       throw unauthorized('The API key is not valid: it may have been rotated, or the add-on removed.', CHALLENGE);
     }
     res.locals.apiResource = resource;
-    res.locals.log = res.locals.log.child({ resourceId: resource.id });
+    lazyLog(res, deps.logger, { requestId: res.locals.requestId, resourceId: resource.id });
     next();
   };
 }
