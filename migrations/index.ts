@@ -9,6 +9,7 @@ import * as createAttempts from './20261123000007_create_attempts.js';
 import * as createUsageCounters from './20261123000008_create_usage_counters.js';
 import * as dropDeliveryForeignKeys from './20261123000009_drop_delivery_foreign_keys.js';
 import * as shardUsageCounters from './20261123000010_shard_usage_counters.js';
+import * as trimDeliveryIndexes from './20261123000011_trim_delivery_indexes.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -29,6 +30,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
   ['20261123000008_create_usage_counters', createUsageCounters],
   ['20261123000009_drop_delivery_foreign_keys', dropDeliveryForeignKeys],
   ['20261123000010_shard_usage_counters', shardUsageCounters],
+  ['20261123000011_trim_delivery_indexes', trimDeliveryIndexes],
 ];
 
 export const migrationSource: Knex.MigrationSource<readonly [string, Migration]> = {

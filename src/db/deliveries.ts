@@ -68,7 +68,13 @@ export interface DeliveryFilter {
   status?: DeliveryStatus;
 }
 
-/** Newest first; fetches `limit + 1` rows. */
+/**
+ * Newest first; fetches `limit + 1` rows. By endpoint or message, one index scan
+ * (deliveries_endpoint_created_idx, deliveries_message_idx). Across the whole resource there is no
+ * index of its own (see migrations/20261123000011): the newest `limit + 1` of each of the
+ * resource's endpoints, merged. A delivery whose endpoint has been deleted (marked dead by the
+ * worker) is left out of that list; its message still shows it.
+ */
 export async function listDeliveries(
   db: Knex,
   resourceId: string,
@@ -93,9 +99,22 @@ export async function listDeliveries(
     where.push('(created_at, id) < (?::timestamptz, ?::uuid)');
     values.push(...page.after);
   }
+  const order = 'order by created_at desc, id desc limit ?';
+  if (filter.endpointId || filter.messageId) {
+    const { rows } = await db.raw<{ rows: DeliveryRow[] }>(`select ${COLUMNS} from deliveries where ${where.join(' and ')} ${order}`, [
+      ...values,
+      page.limit + 1,
+    ]);
+    return rows.map(toDelivery);
+  }
   const { rows } = await db.raw<{ rows: DeliveryRow[] }>(
-    `select ${COLUMNS} from deliveries where ${where.join(' and ')} order by created_at desc, id desc limit ?`,
-    [...values, page.limit + 1],
+    `select x.* from endpoints e
+     cross join lateral (
+       select ${COLUMNS} from deliveries where endpoint_id = e.id and ${where.join(' and ')} ${order}
+     ) x
+     where e.resource_id = ?
+     ${order}`,
+    [...values, page.limit + 1, resourceId, page.limit + 1],
   );
   return rows.map(toDelivery);
 }

@@ -139,7 +139,7 @@ export async function insertMessagesFanOut(
        insert into messages (id, resource_id, event_type, event_id, version, payload, subscriber_id, endpoint_id, source, created_at)
        select id, resource_id, event_type, event_id, version, payload, subscriber_id, endpoint_id, source, created_at
        from admitted order by ord
-       on conflict on constraint messages_resource_event_id_unique do nothing
+       on conflict (resource_id, event_id) where event_id is not null do nothing
        returning id
      ),
      fresh as (

@@ -54,13 +54,13 @@ export type PurgedTable = (typeof PURGED_TABLES)[number];
  */
 export async function purgeDeprovisionedRows(db: Knex, opts: { table: PurgedTable; limit: number }): Promise<number> {
   if (!(PURGED_TABLES as readonly string[]).includes(opts.table)) throw new Error(`not a purgeable table: ${opts.table}`);
-  const { rowCount } = await db.raw<{ rowCount: number }>(
-    `delete from ${opts.table} where ctid = any(array(
-       select t.ctid from ${opts.table} t join resources r on r.id = t.resource_id
-       where r.state = 'deprovisioned'
-       limit ?
-     ))`,
-    [opts.limit],
-  );
+  // Deliveries have no index by resource: they are found through their messages (purged after them).
+  const rows =
+    opts.table === 'deliveries'
+      ? `select t.ctid from resources r join messages m on m.resource_id = r.id join deliveries t on t.message_id = m.id
+         where r.state = 'deprovisioned'`
+      : `select t.ctid from ${opts.table} t join resources r on r.id = t.resource_id
+         where r.state = 'deprovisioned'`;
+  const { rowCount } = await db.raw<{ rowCount: number }>(`delete from ${opts.table} where ctid = any(array(${rows} limit ?))`, [opts.limit]);
   return rowCount;
 }
