@@ -32,6 +32,8 @@ export interface Config {
   readonly worker: {
     readonly batchSize: number;
     readonly concurrency: number;
+    /** Payload bytes in flight per worker process: bounds its memory whatever the payload sizes. */
+    readonly maxInFlightBytes: number;
     readonly leaseSeconds: number;
     readonly pollIntervalMs: number;
   };
@@ -180,6 +182,7 @@ export function loadConfig(env: Env): Config {
     worker: {
       batchSize: int('WORKER_BATCH_SIZE', 200, 1, 5000),
       concurrency: int('WORKER_CONCURRENCY', 256, 1, 10000),
+      maxInFlightBytes: int('WORKER_MAX_IN_FLIGHT_MB', 32, 1, 4096) * 1024 * 1024,
       leaseSeconds: int('WORKER_LEASE_SECONDS', 60, 5, 3600),
       pollIntervalMs: int('WORKER_POLL_INTERVAL_MS', 1000, 10, 60000),
     },

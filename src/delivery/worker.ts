@@ -184,6 +184,7 @@ export async function runOnce(deps: Deps, opts: WorkerOptions & { batchSize?: nu
       now: deps.clock.now(),
       leaseMs: deps.config.worker.leaseSeconds * 1000,
       limit: opts.batchSize ?? deps.config.worker.batchSize,
+      maxBytes: deps.config.worker.maxInFlightBytes,
     });
     const ctx: Context = { deps, sender, random: opts.random ?? Math.random };
     const processed = await Promise.all(claimed.map((d) => processDelivery(ctx, d)));
@@ -240,7 +241,7 @@ export function startWorker(deps: Deps, opts: WorkerOptions = {}): WorkerHandle 
   const log = logger.child({ workerId });
   const sender = createSender({ allowPrivate: config.allowPrivateTargets, ...(opts.resolve ? { resolve: opts.resolve } : {}) });
   const ctx: Context = { deps, sender, random: opts.random ?? Math.random };
-  const { batchSize, concurrency, pollIntervalMs } = config.worker;
+  const { batchSize, concurrency, pollIntervalMs, maxInFlightBytes } = config.worker;
   const leaseMs = config.worker.leaseSeconds * 1000;
   const minClaim = Math.max(1, Math.min(batchSize, Math.floor(concurrency / 4)));
 
@@ -289,10 +290,15 @@ export function startWorker(deps: Deps, opts: WorkerOptions = {}): WorkerHandle 
   // Finished results wait in memory for their group write; claiming pauses only when writing
   // falls far behind (a database outage), so memory stays bounded without stalling the pipeline.
   const maxUnwritten = Math.max(4 * FLUSH_MAX, 2 * concurrency);
-  const freeSlots = () => (results.length > maxUnwritten ? 0 : concurrency - inFlight.size);
+  // Payload bytes in flight are bounded as well as requests (config.worker.maxInFlightBytes), so
+  // large messages mean fewer at once, not more memory.
+  let inFlightBytes = 0;
+  const freeSlots = () => (results.length > maxUnwritten || inFlightBytes >= maxInFlightBytes ? 0 : concurrency - inFlight.size);
 
   const start = (d: ClaimedDelivery) => {
     inFlight.add(d.id);
+    const bytes = Buffer.byteLength(d.payload);
+    inFlightBytes += bytes;
     void processDelivery(ctx, d)
       .then((p) => {
         if ('result' in p) results.push(p.result);
@@ -301,6 +307,7 @@ export function startWorker(deps: Deps, opts: WorkerOptions = {}): WorkerHandle 
       .catch((err: unknown) => log.error('delivery bookkeeping failed', { deliveryId: d.id, err }))
       .finally(() => {
         inFlight.delete(d.id);
+        inFlightBytes -= bytes;
         scheduleFlush();
         if (workHint && !stopping && freeSlots() >= minClaim) wake();
         if (inFlight.size === 0) drainedWaiter?.();
@@ -387,8 +394,9 @@ export function startWorker(deps: Deps, opts: WorkerOptions = {}): WorkerHandle 
       }
       let claimed: ClaimedDelivery[];
       workHint = false;
+      const byteBudget = maxInFlightBytes - inFlightBytes;
       try {
-        claimed = await claimDeliveries(deps.db, { workerId, now: clock.now(), leaseMs, limit: want });
+        claimed = await claimDeliveries(deps.db, { workerId, now: clock.now(), leaseMs, limit: want, maxBytes: byteBudget });
         claimBackoff.reset();
       } catch (err) {
         const wait = claimBackoff.next();
@@ -396,8 +404,10 @@ export function startWorker(deps: Deps, opts: WorkerOptions = {}): WorkerHandle 
         await waitForWake(wait); // stop() cuts the wait short
         continue;
       }
+      const before = inFlightBytes;
       for (const d of claimed) start(d);
-      if (claimed.length === want) workHint = true;
+      // Full, or cut short by the byte budget: more is likely due, and a freed slot should claim it.
+      if (claimed.length === want || inFlightBytes - before >= byteBudget) workHint = true;
       else await waitForWake(pollIntervalMs);
     }
   };

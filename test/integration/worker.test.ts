@@ -422,6 +422,21 @@ describe('claiming', () => {
     expect(new Set(ids).size).toBe(600);
   });
 
+  it('bounds a claim by payload bytes too, always taking the first due row', async () => {
+    const now = new Date();
+    const resource = await createResource(tdb.db);
+    const endpoint = await createEndpoint(tdb.db, resource.id);
+    const refs = { resourceId: resource.id, endpointId: endpoint.id };
+    await createManyDeliveries(tdb.db, refs, 10, { nextAttemptAt: new Date(now.getTime() - 1000), payload: { b: 'x'.repeat(100_000) } });
+    const claim = (maxBytes: number) => claimDeliveries(tdb.db, { workerId: 'w', now, leaseMs: 60 * S, limit: 100, maxBytes });
+    // Taken while the payloads before a row add up to less than 250,000 bytes: 0, 100k, 200k.
+    expect(await claim(250_000)).toHaveLength(3);
+    // A budget smaller than one payload still takes one: a large message is never stuck.
+    expect(await claim(1)).toHaveLength(1);
+    // The rest were left due, untouched.
+    expect(await claim(10_000_000)).toHaveLength(6);
+  });
+
   it('returns what sending needs, joined in the same statement', async () => {
     const now = new Date();
     const g = await createDeliveryGraph(tdb.db, {

@@ -111,6 +111,23 @@ describe('the delivery loop', () => {
     expect(new Set(receiver.requests.map((r) => r.headers['webhook-id'])).size).toBe(40);
   });
 
+  it('bounds the payload bytes in flight: large messages mean fewer requests at once, and the loop keeps going', async () => {
+    const resource = await createResource(tdb.db);
+    const endpoint = await createEndpoint(tdb.db, resource.id, { url: `${receiver.url}/big` });
+    // ~300 KB each against a 1 MiB budget: at most 4 at once (the last one taken may cross it).
+    await createManyDeliveries(tdb.db, { resourceId: resource.id, endpointId: endpoint.id }, 24, { payload: { blob: 'x'.repeat(300_000) } });
+    receiver.setDefault({ status: 200, delayMs: 30 });
+    worker = startWorker(
+      testDeps(tdb.db, { env: { WORKER_POLL_INTERVAL_MS: '60000', WORKER_BATCH_SIZE: '50', WORKER_CONCURRENCY: '100', WORKER_MAX_IN_FLIGHT_MB: '1' } }),
+      { retentionIntervalMs: 0 },
+    );
+    // A one-minute poll: only claiming again as bytes free up gets all 24 through in time.
+    await receiver.waitFor(24, 10_000);
+    expect(receiver.maxConcurrent).toBeLessThanOrEqual(4);
+    expect(receiver.maxConcurrent).toBeGreaterThanOrEqual(2);
+    await waitUntil('all succeeded', async () => (await statusCounts(tdb.db)).succeeded === 24);
+  });
+
   it('records results in groups: one statement for many deliveries', async () => {
     const { make } = await setup(300);
     await make(300);

@@ -36,21 +36,31 @@ interface ClaimRow {
  *     vs ~21k for this single statement — the round trips cost more than the locking.
  * Batches of 200 claim ~21k rows/s with one claimer vs ~14-18k at 100, so WORKER_BATCH_SIZE is 200.
  * The due scan uses the partial index deliveries_due_idx (next_attempt_at) where status is live.
+ *
+ * A claim is bounded in payload bytes too (`maxBytes`): rows are taken in due order while the
+ * payloads before them add up to less than the budget, so the first is always taken. 200 messages
+ * of 1 MiB (the largest plan's cap) would otherwise be ~200 MiB of text in the worker at once, read
+ * and rendered again, past a 512 MB dyno. The rows locked but not taken stay due. Measuring the
+ * payloads reads their size from the TOAST pointer, not the values.
  * The joins are outer: a delivery whose endpoint was deleted while its message fanned out (no
  * foreign key stops that race) comes back without one, and the worker marks it dead.
  */
 const CLAIM_SQL = `
   with due as (
-    select id from deliveries
+    select id, message_id, next_attempt_at from deliveries
     where status in ('pending', 'failed') and next_attempt_at <= ?
     order by next_attempt_at
     limit ?
     for update skip locked
+  ), sized as (
+    select due.id, sum(coalesce(octet_length(m.payload), 0)) over (order by due.next_attempt_at, due.id) as upto,
+           coalesce(octet_length(m.payload), 0) as size
+    from due left join messages m on m.id = due.message_id
   ), claimed as (
     update deliveries d
     set next_attempt_at = ?, locked_until = ?, locked_by = ?
-    from due
-    where d.id = due.id
+    from sized
+    where d.id = sized.id and sized.upto - sized.size < ?
     returning d.id, d.resource_id, d.message_id, d.endpoint_id, d.status, d.attempt_count
   )
   select c.id, c.resource_id, c.message_id, c.endpoint_id, c.status, c.attempt_count,
@@ -65,14 +75,15 @@ const CLAIM_SQL = `
 
 export async function claimDeliveries(
   db: Knex,
-  opts: { workerId: string; now: Date; leaseMs: number; limit: number },
+  opts: { workerId: string; now: Date; leaseMs: number; limit: number; maxBytes?: number },
 ): Promise<ClaimedDelivery[]> {
   const leaseEnd = new Date(opts.now.getTime() + opts.leaseMs);
+  const maxBytes = Math.max(1, Math.floor(opts.maxBytes ?? Number.MAX_SAFE_INTEGER));
   // Named, so Postgres parses and plans it once per connection: EXPLAIN showed ~0.33 ms of planning
   // per claim, ~1.7 µs per delivery at 200 a batch. The generic plan is the same index scan on
   // deliveries_due_idx.
   const { rows } = await db
-    .raw<{ rows: ClaimRow[] }>(CLAIM_SQL, [opts.now, opts.limit, leaseEnd, leaseEnd, opts.workerId])
+    .raw<{ rows: ClaimRow[] }>(CLAIM_SQL, [opts.now, opts.limit, leaseEnd, leaseEnd, opts.workerId, maxBytes])
     .options({ name: 'herald_claim_deliveries' });
   return rows.map(toClaimed);
 }
