@@ -16,11 +16,12 @@ import type { DeliveryResult } from '../types.js';
  * A delivery is updated only while this worker still holds its claim (locked_by): if an operator
  * re-queued it meanwhile, their decision stands. The attempt is recorded either way — it happened —
  * unless the delivery itself is gone (deleted endpoint, retention): then there is nothing to hang it on.
+ * The attempt's resource, message and endpoint ids come from the delivery row, not the JSON.
  */
 const RECORD_SQL = `
   with input as materialized (
     select * from jsonb_to_recordset(?::jsonb) as x(
-      id uuid, locked_by text, resource_id uuid, message_id uuid, endpoint_id uuid,
+      id uuid, locked_by text,
       status text, attempt_count integer, last_attempt_at timestamptz, last_status_code integer,
       last_error text, next_attempt_at timestamptz, completed_at timestamptz,
       attempt_number integer, attempted_at timestamptz, url text, request_headers jsonb, request_body text,
@@ -48,11 +49,12 @@ const RECORD_SQL = `
       request_headers, request_body, status_code, duration_ms, response_headers, response_body,
       error_kind, error_message, outcome, next_attempt_at
     )
-    select i.id, i.resource_id, i.message_id, i.endpoint_id, i.attempt_number, i.attempted_at, i.url,
+    select i.id, d.resource_id, d.message_id, d.endpoint_id, i.attempt_number, i.attempted_at, i.url,
            coalesce(i.request_headers, '{}'::jsonb), i.request_body, i.status_code, i.duration_ms, i.response_headers, i.response_body,
            i.error_kind, i.error_message, i.outcome, i.attempt_next_attempt_at
     from input i
-    where i.attempt_number is not null and exists (select 1 from deliveries d where d.id = i.id)
+    join deliveries d on d.id = i.id
+    where i.attempt_number is not null
     returning 1
   )
   select (select count(*) from updated) as updated, (select count(*) from inserted) as inserted
@@ -66,9 +68,6 @@ export async function recordResults(
   const rows = opts.results.map((r) => ({
     id: r.id,
     locked_by: opts.workerId,
-    resource_id: r.resourceId,
-    message_id: r.messageId,
-    endpoint_id: r.endpointId,
     status: r.status,
     attempt_count: r.attemptCount,
     last_attempt_at: r.lastAttemptAt,
