@@ -25,7 +25,7 @@ import { createLogger, type Logger } from './logger.js';
  */
 export function createHttpServer(app: Express): Server {
   const callable = (f: unknown) => typeof f === 'function' && !/^class\b/.test(Function.prototype.toString.call(f));
-  if (!callable(IncomingMessage) || !callable(ServerResponse)) return http.createServer(app);
+  if (!callable(IncomingMessage) || !callable(ServerResponse)) return answerClientErrorsInJson(http.createServer(app));
   const initRequest = IncomingMessage as unknown as (this: IncomingMessage, socket: Socket) => void;
   const initResponse = ServerResponse as unknown as (this: ServerResponse, req: IncomingMessage, options?: unknown) => void;
   function AppRequest(this: IncomingMessage, socket: Socket) {
@@ -36,10 +36,47 @@ export function createHttpServer(app: Express): Server {
     initResponse.call(this, req, options);
   }
   AppResponse.prototype = app.response;
-  return http.createServer(
-    { IncomingMessage: AppRequest as unknown as typeof IncomingMessage, ServerResponse: AppResponse as unknown as typeof ServerResponse },
-    app,
+  return answerClientErrorsInJson(
+    http.createServer(
+      { IncomingMessage: AppRequest as unknown as typeof IncomingMessage, ServerResponse: AppResponse as unknown as typeof ServerResponse },
+      app,
+    ),
   );
+}
+
+/** What Node's parser refused, as the status, error code and message the API answers everything else with. */
+function clientErrorAnswer(code: string | undefined): [status: number, error: string, message: string] {
+  switch (code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return [431, 'headers_too_large', `The request's headers are larger than the ${http.maxHeaderSize} bytes this server reads.`];
+    case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
+      return [413, 'payload_too_large', 'The chunk extensions of the request body are too large.'];
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return [408, 'request_timeout', 'The request did not arrive in time.'];
+    default:
+      return [400, 'bad_request', 'The request is not valid HTTP/1.1.'];
+  }
+}
+
+/**
+ * Requests Node's HTTP parser refuses (headers over its limit, malformed HTTP) never reach Express:
+ * Node itself answers them, with an empty body. These get the JSON error every other refusal gets.
+ */
+export function answerClientErrorsInJson(server: Server): Server {
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    const inProgress = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+    if (err.code === 'ECONNRESET' || !socket.writable || inProgress?.headersSent) {
+      socket.destroy();
+      return;
+    }
+    const [status, error, message] = clientErrorAnswer(err.code);
+    const body = JSON.stringify({ error, message });
+    socket.end(
+      `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  });
+  return server;
 }
 
 /** Starts the web process on `deps.config.port`; resolves with the server once it listens. */

@@ -18,6 +18,38 @@ function freePort(): Promise<number> {
 }
 
 describe('createHttpServer', () => {
+  /** Writes raw bytes to the server and reads what it answers until it closes the connection. */
+  function rawRequest(port: number, bytes: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect(port, '127.0.0.1', () => socket.write(bytes));
+      let out = '';
+      socket.setEncoding('utf8');
+      socket.on('data', (d: string) => (out += d));
+      socket.on('end', () => resolve(out));
+      socket.on('error', reject);
+    });
+  }
+
+  it('answers what Node\'s parser refuses with a JSON error: headers over the limit (431), malformed HTTP (400)', async () => {
+    const server = createHttpServer(express());
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const big = await rawRequest(port, `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+      const [head431, body431] = big.split('\r\n\r\n');
+      expect(head431).toMatch(/^HTTP\/1\.1 431 Request Header Fields Too Large\r\n/);
+      expect(head431).toContain('Content-Type: application/json');
+      expect(JSON.parse(body431!)).toEqual({ error: 'headers_too_large', message: expect.stringContaining('headers are larger') });
+
+      const bad = await rawRequest(port, 'NOT HTTP AT ALL\r\n\r\n');
+      const [head400, body400] = bad.split('\r\n\r\n');
+      expect(head400).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+      expect(JSON.parse(body400!)).toEqual({ error: 'bad_request', message: 'The request is not valid HTTP/1.1.' });
+    } finally {
+      server.close();
+    }
+  });
+
   it("hands Express requests and responses that already have the app's prototypes", async () => {
     const app = express();
     const seen: boolean[] = [];
