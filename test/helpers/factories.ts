@@ -222,3 +222,23 @@ export async function createDeliveryGraph(
   const delivery = await createDelivery(db, { resourceId: resource.id, messageId: message.id, endpointId: endpoint.id }, opts.delivery);
   return { resource, endpoint, message, delivery };
 }
+
+/** One failed attempt row for each delivery row given (as selected from `deliveries`). */
+export async function createAttemptsFor(
+  db: Knex,
+  deliveries: ReadonlyArray<{ id: string; resource_id: string; message_id: string; endpoint_id: string }>,
+): Promise<void> {
+  for (const d of deliveries) {
+    await db('attempts').insert({
+      delivery_id: d.id,
+      resource_id: d.resource_id,
+      message_id: d.message_id,
+      endpoint_id: d.endpoint_id,
+      attempt_number: 1,
+      attempted_at: new Date(),
+      url: 'http://127.0.0.1:9/',
+      duration_ms: 1,
+      outcome: 'failed',
+    });
+  }
+}

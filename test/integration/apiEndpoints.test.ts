@@ -6,6 +6,7 @@ import { setUrlResolver } from '../../src/services/endpoints.js';
 import { isValidEndpointSecret } from '../../src/signing.js';
 import type { Resolver } from '../../src/ssrf.js';
 import { testDeps } from '../helpers/deps.js';
+import { createAttemptsFor } from '../helpers/factories.js';
 import { createTestDb, type TestDb } from '../helpers/testDb.js';
 import { apiClient, createTenant, type ApiClient, type Tenant } from './apiSetup.js';
 
@@ -147,12 +148,7 @@ describe('endpoints CRUD', () => {
     const id = (await api.post('/v1/endpoints', { url: 'http://127.0.0.1:9/x' })).body.id;
     const other = (await api.post('/v1/endpoints', { url: 'http://127.0.0.1:9/y' })).body.id;
     await api.post('/v1/messages', { event_type: 'a.b', data: {} }).expect(202);
-    for (const d of await tdb.db('deliveries').whereIn('endpoint_id', [id, other])) {
-      await tdb.db('attempts').insert({
-        delivery_id: d.id, resource_id: d.resource_id, message_id: d.message_id, endpoint_id: d.endpoint_id,
-        attempt_number: 1, attempted_at: new Date(), url: 'http://127.0.0.1:9/', duration_ms: 1, outcome: 'failed',
-      });
-    }
+    await createAttemptsFor(tdb.db, await tdb.db('deliveries').whereIn('endpoint_id', [id, other]));
     expect((await api.delete(`/v1/endpoints/${id}`)).status).toBe(204);
     expect(await tdb.db('attempts').where({ endpoint_id: id })).toEqual([]);
     expect(await tdb.db('deliveries').where({ endpoint_id: other })).toHaveLength(1);

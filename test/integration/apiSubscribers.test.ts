@@ -3,6 +3,7 @@ import { createApp } from '../../src/app.js';
 import { manualClock } from '../../src/clock.js';
 import type { Deps } from '../../src/deps.js';
 import { testDeps } from '../helpers/deps.js';
+import { createAttemptsFor } from '../helpers/factories.js';
 import { createTestDb, type TestDb } from '../helpers/testDb.js';
 import { apiClient, createTenant, type ApiClient } from './apiSetup.js';
 
@@ -105,12 +106,7 @@ describe('subscribers', () => {
     const ep = (await api.post('/v1/endpoints', { url: 'http://127.0.0.1:9/x', subscriber_id: sub })).body.id;
     const own = (await api.post('/v1/endpoints', { url: 'http://127.0.0.1:9/y' })).body.id;
     await api.post('/v1/messages', { event_type: 'a.b', data: {} }).expect(202);
-    for (const d of await tdb.db('deliveries').whereIn('endpoint_id', [ep, own])) {
-      await tdb.db('attempts').insert({
-        delivery_id: d.id, resource_id: d.resource_id, message_id: d.message_id, endpoint_id: d.endpoint_id,
-        attempt_number: 1, attempted_at: new Date(), url: 'http://127.0.0.1:9/', duration_ms: 1, outcome: 'failed',
-      });
-    }
+    await createAttemptsFor(tdb.db, await tdb.db('deliveries').whereIn('endpoint_id', [ep, own]));
     await api.delete(`/v1/subscribers/${sub}`).expect(204);
     expect((await api.get(`/v1/endpoints/${ep}`)).status).toBe(404);
     expect(await tdb.db('deliveries').where({ endpoint_id: ep })).toEqual([]);
