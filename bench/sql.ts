@@ -14,8 +14,8 @@ import { fmt } from './report.js';
  * HTTP, on one connection, from /proc/<backend pid>/stat. Steadier than end-to-end rates on a
  * shared machine, and what schema changes were judged by (docs/benchmarks.md):
  *
- *   accept  insertMessagesFanOut in batches of 50 messages (what group commit sends under load),
- *           fan-out 10 (--fan-out): Postgres CPU per accepted message.
+ *   accept  insertMessagesFanOut in batches of 50 messages (--batch; what group commit sends under
+ *           load), fan-out 10 (--fan-out): Postgres CPU per accepted message.
  *   worker  claimDeliveries (200) then recordResults for the 200 as successes with their attempt
  *           rows: Postgres CPU per delivery, split claim / record.
  *
@@ -29,17 +29,18 @@ const { values: args, positionals } = parseArgs({
     messages: { type: 'string', default: '20000' },
     deliveries: { type: 'string', default: '50000' },
     'fan-out': { type: 'string', default: '10' },
+    batch: { type: 'string', default: '50' },
     alter: { type: 'string', default: '' },
   },
 });
 const mode = positionals[0];
 if (mode !== 'accept' && mode !== 'worker') {
-  process.stderr.write('usage: npm run bench:sql -- accept|worker [--messages 20000] [--deliveries 50000] [--fan-out 10] [--alter "sql; …"]\n');
+  process.stderr.write('usage: npm run bench:sql -- accept|worker [--messages 20000] [--deliveries 50000] [--fan-out 10] [--batch 50] [--alter "sql; …"]\n');
   process.exit(2);
 }
 const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const NAME = `herald_bench_sql_${process.pid}`;
-const BATCH = 50;
+const BATCH = Number(args.batch);
 const CLAIM = 200;
 
 function dbUrl(name: string, options = ''): string {
