@@ -1,5 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import net, { type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { createSinkServer } from './sinkHttp.js';
 
 /**
  * The benchmark's webhook receiver, run as its own process (`fork`), so its work does not share an
@@ -7,10 +8,9 @@ import net, { type AddressInfo } from 'node:net';
  * Standard Webhooks signature against the secret of the endpoint the path names, and reports over
  * IPC: counts, first/last arrival, duplicates and, when asked, each arrival time.
  *
- * It speaks just enough HTTP/1.1 (content-length bodies, keep-alive, several requests per read,
- * answers written together) instead of using node:http: in production the receiver runs on
- * someone else's machine, so here it should take as little as possible of the two cores the
- * senders are measured on. Measured: ~70-80 µs of CPU per request with node:http, ~35-50 µs with this.
+ * It speaks the minimal HTTP/1.1 of bench/sinkHttp.ts instead of node:http: in production the
+ * receiver runs on someone else's machine, so here it should take as little as possible of the two
+ * cores the senders are measured on.
  *
  * Times are `performance.timeOrigin + performance.now()`: epoch milliseconds with sub-millisecond
  * resolution, comparable with the same clock read in the benchmark's own process.
@@ -36,8 +36,6 @@ export interface SinkStats {
 export type SinkReply = { type: 'ready'; port: number } | { type: 'ack' } | { type: 'stats'; stats: SinkStats };
 
 const now = () => performance.timeOrigin + performance.now();
-
-const NO_CONTENT = 'HTTP/1.1 204 No Content\r\nConnection: keep-alive\r\nKeep-Alive: timeout=120\r\n\r\n';
 
 function main(): void {
   const keys = new Map<string, Buffer>();
@@ -74,46 +72,9 @@ function main(): void {
     if (record) arrivals.push([id, path, at]);
   };
 
-  const server = net.createServer((socket) => {
-    socket.setNoDelay(true);
-    let buf: Buffer = Buffer.alloc(0);
-    socket.on('data', (chunk: Buffer) => {
-      buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
-      let answers = 0;
-      // Every complete request in the buffer; the answers to all of them leave in one write.
-      for (;;) {
-        const headEnd = buf.indexOf('\r\n\r\n');
-        if (headEnd < 0) break;
-        const head = buf.toString('latin1', 0, headEnd);
-        const lines = head.split('\r\n');
-        const path = lines[0]!.split(' ')[1] ?? '/';
-        let length = 0;
-        let id = '';
-        let ts = '';
-        let sigs = '';
-        for (let i = 1; i < lines.length; i++) {
-          const line = lines[i]!;
-          const colon = line.indexOf(':');
-          const name = line.slice(0, colon).toLowerCase();
-          if (name === 'content-length') length = Number(line.slice(colon + 1));
-          else if (name === 'webhook-id') id = line.slice(colon + 1).trim();
-          else if (name === 'webhook-timestamp') ts = line.slice(colon + 1).trim();
-          else if (name === 'webhook-signature') sigs = line.slice(colon + 1).trim();
-          else if (name === 'transfer-encoding') {
-            // Both senders measured here send a content-length; anything else is a bench bug.
-            socket.destroy(new Error('chunked bodies are not supported by the bench sink'));
-            return;
-          }
-        }
-        const end = headEnd + 4 + length;
-        if (buf.length < end) break;
-        onRequest(path, id, ts, sigs, buf.subarray(headEnd + 4, end));
-        buf = buf.subarray(end);
-        answers++;
-      }
-      if (answers > 0) socket.write(NO_CONTENT.repeat(answers));
-    });
-    socket.on('error', () => {});
+  const server = createSinkServer((req) => {
+    onRequest(req.path, req.id, req.timestamp, req.signatures, req.body);
+    return true;
   });
 
   process.on('message', (cmd: SinkCommand) => {

@@ -1,8 +1,9 @@
 import { fork } from 'node:child_process';
 import fs from 'node:fs';
-import net, { type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { DIST } from '../processes.js';
+import { createSinkServer } from '../sinkHttp.js';
 
 /**
  * The load/soak/fault benchmark's receiver, its own process (`fork`) like bench/sink.ts, with what
@@ -10,8 +11,8 @@ import { DIST } from '../processes.js';
  * exactly once per endpoint" can be checked against the database, and paths that hang (read the
  * request, never answer) to play a stuck receiver while the others stay healthy.
  *
- * Same minimal HTTP/1.1 (content-length bodies, keep-alive, answers written together): the senders
- * are measured on the same two cores. Signatures are not verified here (bench/sink.ts does that).
+ * Same minimal HTTP/1.1 (bench/sinkHttp.ts): the senders are measured on the same two cores.
+ * Signatures are not verified here (bench/sink.ts does that).
  */
 
 export type LoadSinkCommand =
@@ -32,8 +33,6 @@ export interface LoadSinkStats {
 
 type Reply = { type: 'ready'; port: number } | { type: 'ack' } | { type: 'stats'; stats: LoadSinkStats };
 
-const NO_CONTENT = 'HTTP/1.1 204 No Content\r\nConnection: keep-alive\r\nKeep-Alive: timeout=120\r\n\r\n';
-
 function main(): void {
   const counts = new Map<string, number>();
   let hang: string[] = [];
@@ -42,48 +41,18 @@ function main(): void {
   let firstAt = 0;
   let lastAt = 0;
 
-  const server = net.createServer((socket) => {
-    socket.setNoDelay(true);
-    let buf: Buffer = Buffer.alloc(0);
-    let stuck = false;
-    socket.on('data', (chunk: Buffer) => {
-      if (stuck) return; // a hung request: whatever follows on this socket is never read either
-      buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
-      let answers = 0;
-      for (;;) {
-        const headEnd = buf.indexOf('\r\n\r\n');
-        if (headEnd < 0) break;
-        const head = buf.toString('latin1', 0, headEnd);
-        const lines = head.split('\r\n');
-        const p = lines[0]!.split(' ')[1] ?? '/';
-        let length = 0;
-        let id = '';
-        for (let i = 1; i < lines.length; i++) {
-          const line = lines[i]!;
-          const colon = line.indexOf(':');
-          const name = line.slice(0, colon).toLowerCase();
-          if (name === 'content-length') length = Number(line.slice(colon + 1));
-          else if (name === 'webhook-id') id = line.slice(colon + 1).trim();
-        }
-        const end = headEnd + 4 + length;
-        if (buf.length < end) break;
-        buf = buf.subarray(end);
-        if (hang.some((h) => p.startsWith(h))) {
-          hung++;
-          stuck = true;
-          break;
-        }
-        const at = Date.now();
-        received++;
-        if (firstAt === 0) firstAt = at;
-        lastAt = at;
-        const key = `${id} ${p}`;
-        counts.set(key, (counts.get(key) ?? 0) + 1);
-        answers++;
-      }
-      if (answers > 0) socket.write(NO_CONTENT.repeat(answers));
-    });
-    socket.on('error', () => {});
+  const server = createSinkServer((req) => {
+    if (hang.some((h) => req.path.startsWith(h))) {
+      hung++;
+      return false; // read, never answered; nor is anything after it on this connection
+    }
+    const at = Date.now();
+    received++;
+    if (firstAt === 0) firstAt = at;
+    lastAt = at;
+    const key = `${req.id} ${req.path}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+    return true;
   });
 
   process.on('message', (cmd: LoadSinkCommand) => {

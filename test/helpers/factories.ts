@@ -242,3 +242,11 @@ export async function createAttemptsFor(
     });
   }
 }
+
+/** A resource's messages counted in usage_counters (the sum of its shards), in one period or all. */
+export async function usageOf(db: Knex, resourceId: string, period?: string): Promise<number> {
+  const [row] = await db('usage_counters')
+    .where({ resource_id: resourceId, ...(period ? { period } : {}) })
+    .sum({ n: 'messages' });
+  return Number(row?.n ?? 0);
+}

@@ -4,6 +4,7 @@ import { insertMessagesFanOut, type NewMessage } from '../../src/db/messages.js'
 import type { Deps } from '../../src/deps.js';
 import { batcherFor } from '../../src/services/messageBatcher.js';
 import { testDeps } from '../helpers/deps.js';
+import { usageOf } from '../helpers/factories.js';
 import { createTestDb, type TestDb } from '../helpers/testDb.js';
 import { apiClient, createTenant } from './apiSetup.js';
 
@@ -18,12 +19,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await tdb.destroy();
 });
-
-/** A resource's messages counted in usage_counters (the sum of its shards). */
-async function usageOf(resourceId: string, period?: string): Promise<number> {
-  const [row] = await tdb.db('usage_counters').where({ resource_id: resourceId, ...(period ? { period } : {}) }).sum({ n: 'messages' });
-  return Number(row?.n ?? 0);
-}
 
 function newMessage(resourceId: string, over: Partial<NewMessage> = {}): NewMessage {
   const now = new Date();
@@ -66,7 +61,7 @@ it('keeps tenants apart when their messages share a statement', async () => {
     expect(dels.every((d) => d.resource_id === tenants[who]!.id)).toBe(true);
   }
   for (const t of tenants) {
-    expect(await usageOf(t.id)).toBe(20);
+    expect(await usageOf(tdb.db, t.id)).toBe(20);
   }
 });
 
@@ -88,7 +83,7 @@ it('admits messages of a batch in order until the quota is reached', async () =>
   const batch = Array.from({ length: 10 }, () => newMessage(t.id, { quota: 100, period }));
   const results = await insertMessagesFanOut(tdb.db, batch);
   expect(results.map((r) => r.inserted)).toEqual([true, true, true, false, false, false, false, false, false, false]);
-  expect(await usageOf(t.id, period)).toBe(100);
+  expect(await usageOf(tdb.db, t.id, period)).toBe(100);
 });
 
 it('stores one message per event_id even within one statement', async () => {
@@ -96,7 +91,7 @@ it('stores one message per event_id even within one statement', async () => {
   const batch = [newMessage(t.id, { eventId: 'same' }), newMessage(t.id, { eventId: 'same' }), newMessage(t.id, { eventId: 'other' })];
   const results = await insertMessagesFanOut(tdb.db, batch);
   expect(results.map((r) => r.inserted)).toEqual([true, false, true]);
-  expect(await usageOf(t.id)).toBe(2);
+  expect(await usageOf(tdb.db, t.id)).toBe(2);
 });
 
 it('keeps the usage count in shards, so two statements of one resource do not wait on each other', async () => {
@@ -120,11 +115,11 @@ it('keeps the usage count in shards, so two statements of one resource do not wa
     await trx.rollback();
     throw err;
   }
-  expect(await usageOf(t.id)).toBe(4);
+  expect(await usageOf(tdb.db, t.id)).toBe(4);
   // The quota reads the sum of the shards.
   const period = newMessage(t.id).period;
   const gated = await insertMessagesFanOut(tdb.db, [newMessage(t.id, { quota: 5 }), newMessage(t.id, { quota: 5 })], { usageShard: 2 });
   expect(gated.map((r) => r.inserted)).toEqual([true, false]);
-  expect(await usageOf(t.id, period)).toBe(5);
+  expect(await usageOf(tdb.db, t.id, period)).toBe(5);
   expect(await tdb.db('usage_counters').where({ resource_id: t.id }).count({ n: '*' })).toEqual([{ n: 4 }]);
 });

@@ -4,6 +4,7 @@ import { createApp } from '../../src/app.js';
 import { manualClock } from '../../src/clock.js';
 import type { Deps } from '../../src/deps.js';
 import { testDeps } from '../helpers/deps.js';
+import { usageOf } from '../helpers/factories.js';
 import { createTestDb, type TestDb } from '../helpers/testDb.js';
 import { apiClient, createTenant, type ApiClient, type Tenant } from './apiSetup.js';
 
@@ -32,12 +33,6 @@ async function endpoint(api: ApiClient, body: object = {}): Promise<string> {
 
 async function deliveriesOf(messageId: string) {
   return tdb.db('deliveries').where({ message_id: messageId }).select('id', 'endpoint_id', 'status', 'next_attempt_at', 'resource_id');
-}
-
-/** A resource's messages counted in usage_counters (the sum of its shards). */
-async function usageOf(resourceId: string, period?: string): Promise<number> {
-  const [row] = await tdb.db('usage_counters').where({ resource_id: resourceId, ...(period ? { period } : {}) }).sum({ n: 'messages' });
-  return Number(row?.n ?? 0);
 }
 
 describe('POST /v1/messages', () => {
@@ -207,7 +202,7 @@ describe('POST /v1/messages', () => {
     expect(res.body.message).toContain('2026-12-01');
     // 12:00 on Nov 15 → midnight Dec 1: 15.5 days.
     expect(res.headers['retry-after']).toBe(String(15.5 * 86_400));
-    expect(await usageOf(t.id, '2026-11-01')).toBe(10_000);
+    expect(await usageOf(tdb.db, t.id, '2026-11-01')).toBe(10_000);
     expect(await tdb.db('messages').where({ resource_id: t.id }).count({ n: '*' })).toEqual([{ n: 1 }]);
   });
 
@@ -220,9 +215,9 @@ describe('POST /v1/messages', () => {
     local.advance(2000);
     await client.post('/v1/messages', { event_type: 'm.m', data: {} }).expect(202);
     await client.post('/v1/messages', { event_type: 'm.m', data: {} }).expect(202);
-    expect(await usageOf(t.id, '2026-10-01')).toBe(1);
-    expect(await usageOf(t.id, '2026-11-01')).toBe(2);
-    expect(await usageOf(t.id)).toBe(3);
+    expect(await usageOf(tdb.db, t.id, '2026-10-01')).toBe(1);
+    expect(await usageOf(tdb.db, t.id, '2026-11-01')).toBe(2);
+    expect(await usageOf(tdb.db, t.id)).toBe(3);
   });
 
   it('treats event_id as an idempotency key: a repeat returns the original with 200 and creates nothing', async () => {
@@ -235,7 +230,7 @@ describe('POST /v1/messages', () => {
     expect(again.body).toMatchObject({ id: first.body.id, event_id: 'ord-1', deliveries: 1 });
     expect(await tdb.db('messages').where({ resource_id: t.id }).count({ n: '*' })).toEqual([{ n: 1 }]);
     expect(await tdb.db('deliveries').where({ resource_id: t.id }).count({ n: '*' })).toEqual([{ n: 1 }]);
-    expect(await usageOf(t.id)).toBe(1);
+    expect(await usageOf(tdb.db, t.id)).toBe(1);
     // Per resource: another tenant may use the same event_id.
     const { api: other } = await tenant();
     expect((await other.post('/v1/messages', { event_type: 'order.placed', data: {}, event_id: 'ord-1' })).status).toBe(202);
@@ -255,7 +250,7 @@ describe('POST /v1/messages', () => {
     for (const r of results) expect(r.body.deliveries).toBe(2);
     expect(await tdb.db('messages').where({ resource_id: t.id }).count({ n: '*' })).toEqual([{ n: 1 }]);
     expect(await tdb.db('deliveries').where({ resource_id: t.id }).count({ n: '*' })).toEqual([{ n: 2 }]);
-    expect(await usageOf(t.id)).toBe(1);
+    expect(await usageOf(tdb.db, t.id)).toBe(1);
   });
 
   it('records sent event types as used', async () => {
